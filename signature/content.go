@@ -1,0 +1,102 @@
+package signature
+
+import (
+	"context"
+	"crypto/x509"
+	"time"
+)
+
+// SigningScheme is the value of the io.cncf.notary.signingScheme attribute.
+type SigningScheme string
+
+// The signing schemes of the specification.
+const (
+	SchemeX509                 SigningScheme = "notary.x509"
+	SchemeX509SigningAuthority SigningScheme = "notary.x509.signingAuthority"
+)
+
+// Attribute names (digest §0.3).
+const (
+	HeaderSigningScheme                = "io.cncf.notary.signingScheme"
+	HeaderSigningTime                  = "io.cncf.notary.signingTime"
+	HeaderAuthenticSigningTime         = "io.cncf.notary.authenticSigningTime"
+	HeaderExpiry                       = "io.cncf.notary.expiry"
+	HeaderVerificationPlugin           = "io.cncf.notary.verificationPlugin"
+	HeaderVerificationPluginMinVersion = "io.cncf.notary.verificationPluginMinVersion"
+	HeaderTimestampSignature           = "io.cncf.notary.timestampSignature"
+	HeaderSigningAgent                 = "io.cncf.notary.signingAgent"
+)
+
+// Attribute is an extended signed attribute: any protected header other
+// than the ones the specification names. Value is a JSON/CBOR primitive.
+type Attribute struct {
+	Key      string
+	Critical bool
+	Value    any
+}
+
+// SignedAttributes are the protected attributes of an envelope (§1.2).
+type SignedAttributes struct {
+	SigningScheme SigningScheme
+	// SigningTime is io.cncf.notary.signingTime for notary.x509 and
+	// io.cncf.notary.authenticSigningTime for notary.x509.signingAuthority.
+	SigningTime time.Time
+	// Expiry is zero when the signature does not expire.
+	Expiry time.Time
+	// ExtendedAttributes holds every other protected header, including the
+	// verification plugin attributes, in no particular order.
+	ExtendedAttributes []Attribute
+}
+
+// UnsignedAttributes are the unprotected attributes of an envelope (§1.3),
+// apart from the certificate chain which Content holds.
+type UnsignedAttributes struct {
+	// TimestampSignature is the DER RFC 3161 TimeStampToken, if any.
+	TimestampSignature []byte
+	SigningAgent       string
+}
+
+// Content is an envelope decoded and cryptographically verified.
+type Content struct {
+	// Payload is the raw payload bytes as signed.
+	Payload            []byte
+	PayloadContentType string
+	Signed             SignedAttributes
+	Unsigned           UnsignedAttributes
+	// Algorithm is the algorithm named by the envelope; after envelope
+	// verification it equals the algorithm bound to the leaf key.
+	Algorithm Algorithm
+	// CertificateChain is leaf first, root last.
+	CertificateChain []*x509.Certificate
+	// Signature is the primitive signature (RSASSA-PSS bytes or ECDSA r||s):
+	// what an RFC 3161 timestamp countersigns.
+	Signature []byte
+}
+
+// Signer is the signing primitive behind every envelope: a local key, an
+// HSM or a plugin. Implementations must be safe for one call at a time.
+type Signer interface {
+	// Sign signs message (the unhashed signing input of the envelope) with
+	// the algorithm bound to KeySpec and returns the primitive signature:
+	// RSASSA-PSS with salt length = hash length, or ECDSA as fixed-width r||s.
+	Sign(ctx context.Context, message []byte) ([]byte, error)
+	// KeySpec returns the key spec of the signing key.
+	KeySpec(ctx context.Context) (KeySpec, error)
+	// CertificateChain returns the chain, leaf first, ending in the root.
+	CertificateChain(ctx context.Context) ([]*x509.Certificate, error)
+}
+
+// SignRequest is everything an envelope codec needs to produce an envelope.
+type SignRequest struct {
+	Payload            []byte
+	PayloadContentType string // MediaTypePayloadV1 when empty
+	Signer             Signer
+	// SigningTime is truncated to seconds by the caller (ATTR-6).
+	SigningTime time.Time
+	// Expiry is zero for no expiry; otherwise after SigningTime.
+	Expiry        time.Time
+	SigningScheme SigningScheme // SchemeX509 when empty
+	// ExtendedSignedAttributes are emitted as extra protected headers.
+	ExtendedSignedAttributes []Attribute
+	SigningAgent             string
+}
