@@ -1,0 +1,185 @@
+// Package peer finds and runs the programs signet's interoperability tests run against: notation
+// v1.3.2 (the OCI peer), notation v2.0.0-alpha.1 (the blob peer) and the CNCF distribution registry.
+// scripts/install-peers.sh builds them and writes env.sh naming them.
+//
+// A peer's path comes from its environment variable (SIGNET_NOTATION, SIGNET_NOTATION2,
+// SIGNET_REGISTRY), else from the cache install-peers.sh builds into
+// (${SIGNET_PEERS:-$HOME/.cache/signet-ci/peers}/<name>-<version>/<name>). A missing peer skips the
+// test, or fails it when SIGNET_REQUIRE_PEERS=1, as in CI.
+package peer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Peer versions. They match tools/go.mod, tools/registry/go.mod and scripts/install-peers.sh, which
+// TestVersionsMatchInstaller checks.
+const (
+	NotationVersion  = "v1.3.2"
+	Notation2Version = "v2.0.0-alpha.1"
+	RegistryVersion  = "v3.1.0"
+)
+
+// Environment variables read by this package.
+const (
+	EnvNotation     = "SIGNET_NOTATION"      // path of notation v1.3.2
+	EnvNotation2    = "SIGNET_NOTATION2"     // path of notation v2.0.0-alpha.1
+	EnvRegistry     = "SIGNET_REGISTRY"      // path of the distribution registry
+	EnvPeers        = "SIGNET_PEERS"         // cache directory of install-peers.sh
+	EnvRequirePeers = "SIGNET_REQUIRE_PEERS" // "1": a missing peer fails the test instead of skipping it
+)
+
+// RunTimeout bounds one Run: notation puts no timeout on plugin calls or network I/O, so a stuck
+// peer would otherwise hang the test binary until go test's own 10-minute panic.
+const RunTimeout = 2 * time.Minute
+
+// MaxOutput bounds what Run keeps of a peer's stdout and of its stderr (each). The peers print a
+// few kilobytes at most; more means a runaway process.
+const MaxOutput = 16 << 20
+
+// runWaitDelay is how long Run waits for a killed peer's output pipes to close (a grandchild may
+// hold them open) before giving up on them.
+const runWaitDelay = 5 * time.Second
+
+type program struct {
+	env     string // environment variable naming the binary
+	dir     string // directory under the cache, <name>-<version>
+	file    string // file name in dir
+	version string
+}
+
+// Notation returns the path of notation v1.3.2, the OCI peer.
+func Notation(t testing.TB) string {
+	t.Helper()
+	return find(t, program{EnvNotation, "notation-" + NotationVersion, "notation", NotationVersion})
+}
+
+// Notation2 returns the path of notation v2.0.0-alpha.1, the blob peer.
+func Notation2(t testing.TB) string {
+	t.Helper()
+	return find(t, program{EnvNotation2, "notation-" + Notation2Version, "notation", Notation2Version})
+}
+
+// Registry returns the path of the CNCF distribution registry (run as `registry serve CONFIG.yml`).
+func Registry(t testing.TB) string {
+	t.Helper()
+	return find(t, program{EnvRegistry, "registry-" + RegistryVersion, "registry", RegistryVersion})
+}
+
+// CacheDir is the directory scripts/install-peers.sh builds into: $SIGNET_PEERS, else
+// $HOME/.cache/signet-ci/peers. It is empty when neither is known.
+func CacheDir() string {
+	if d := os.Getenv(EnvPeers); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".cache", "signet-ci", "peers")
+}
+
+func find(t testing.TB, p program) string {
+	t.Helper()
+	if path := os.Getenv(p.env); path != "" {
+		if err := executable(path); err != nil {
+			t.Fatalf("%s=%s: %v", p.env, path, err)
+			return ""
+		}
+		return path
+	}
+	msg := fmt.Sprintf("%s %s not found: $%s is unset", p.file, p.version, p.env)
+	if d := CacheDir(); d != "" {
+		path := filepath.Join(d, p.dir, p.file)
+		if executable(path) == nil {
+			return path
+		}
+		msg += " and " + path + " does not exist"
+	}
+	msg += "; run scripts/install-peers.sh and source the env.sh it writes"
+	if os.Getenv(EnvRequirePeers) == "1" {
+		t.Fatalf("%s (%s=1)", msg, EnvRequirePeers)
+		return ""
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func executable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return errors.New("not an executable file")
+	}
+	return nil
+}
+
+// Run runs bin with args, waits at most RunTimeout (less if t's context ends first) and returns
+// what it printed. The process sees only PATH, HOME set to a fresh temporary directory, and env:
+// the caller sets HOME, XDG_CONFIG_HOME, XDG_CACHE_HOME, NOTATION_EXPERIMENTAL and the like there
+// (a later entry overrides an earlier one). Nothing else leaks in from the test's environment.
+// err is the *exec.ExitError of a failed run (use errors.As), or wraps context.DeadlineExceeded
+// on timeout.
+func Run(t testing.TB, bin string, env []string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	return run(t, limits{RunTimeout, runWaitDelay, MaxOutput}, bin, env, args...)
+}
+
+// limits are Run's bounds, made parameters so that tests can shrink them.
+type limits struct {
+	timeout   time.Duration
+	waitDelay time.Duration
+	maxOutput int
+}
+
+func run(t testing.TB, lim limits, bin string, env []string, args ...string) (string, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), lim.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	cmd.WaitDelay = lim.waitDelay
+	stdout := &limitedBuffer{max: lim.maxOutput}
+	stderr := &limitedBuffer{max: lim.maxOutput}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	t.Logf("run %s %s", filepath.Base(bin), strings.Join(args, " "))
+	err := cmd.Run()
+	switch {
+	case ctx.Err() != nil:
+		err = fmt.Errorf("%s %s: no result within %v: %w", bin, strings.Join(args, " "), lim.timeout, ctx.Err())
+	case err == nil && (stdout.truncated || stderr.truncated):
+		err = fmt.Errorf("%s %s: output beyond %d bytes", bin, strings.Join(args, " "), lim.maxOutput)
+	}
+	return stdout.String(), stderr.String(), err
+}
+
+// limitedBuffer keeps the first max bytes written to it and drops the rest, so that a runaway peer
+// neither fills memory nor blocks on a full pipe. It must not embed bytes.Buffer: os/exec would
+// copy through the embedded ReadFrom and bypass the limit.
+type limitedBuffer struct {
+	buf       bytes.Buffer
+	max       int
+	truncated bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); len(p) > room {
+		b.truncated = true
+		b.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *limitedBuffer) String() string { return b.buf.String() }
