@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/envelope"
+	"github.com/signet-dev/signet/signature"
+	"github.com/signet-dev/signet/signer"
+	"github.com/signet-dev/signet/truststore"
+	"github.com/signet-dev/signet/verifier"
+)
+
+// signFlags are the flags every signing command shares with notation sign.
+type signFlags struct {
+	key          string
+	format       string
+	expiry       time.Duration
+	userMetadata []string
+}
+
+func (f *signFlags) AddFlags(cmd *cobra.Command, env *Env) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.key, "key", "k", "", "signing key name from 'signet key list' (default: the default key)")
+	fl.StringVar(&f.format, "signature-format", "", "envelope format: jws or cose (default: config.json signatureFormat, else jws)")
+	fl.DurationVarP(&f.expiry, "expiry", "e", 0, "signature validity from now, e.g. 24h (whole seconds); 0 means no expiry")
+	fl.StringArrayVarP(&f.userMetadata, "user-metadata", "m", nil, "signed user metadata k=v (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("signature-format", cobra.FixedCompletions([]string{"jws", "cose"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("key", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return keyNames(env), cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+func keyNames(env *Env) []string {
+	dir, err := env.configDir()
+	if err != nil {
+		return nil
+	}
+	keys, err := dir.LoadSigningKeys()
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, k := range keys.Keys {
+		names = append(names, k.Name)
+	}
+	return names
+}
+
+// envelopeFormat resolves --signature-format, then config.json, then jws.
+func (f *signFlags) envelopeFormat(dir config.Dir) (envelope.Format, error) {
+	name := f.format
+	if name == "" {
+		cfg, err := dir.LoadConfig()
+		if err != nil {
+			return nil, usageErr(err)
+		}
+		name = cfg.SignatureFormat
+	}
+	switch strings.ToLower(name) {
+	case "", "jws":
+		return envelope.ForMediaType(signature.MediaTypeJWS)
+	case "cose":
+		return envelope.ForMediaType(signature.MediaTypeCOSE)
+	}
+	return nil, usageErr(fmt.Errorf("unsupported signature format %q: use jws or cose", name))
+}
+
+// loadSigner opens the named signing key (or the default one).
+func (f *signFlags) loadSigner(dir config.Dir) (signature.Signer, error) {
+	keys, err := dir.LoadSigningKeys()
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	k, err := keys.Get(f.key)
+	if err != nil {
+		return nil, withHint(usageErr(err), "add a key with 'signet key add NAME --key-file KEY --cert-file CERT', or make a test key with 'signet cert generate-test NAME --default'")
+	}
+	if k.PluginName != "" {
+		return nil, usageErr(fmt.Errorf("key %q is held by plugin %q, and signing with plugins is not supported yet", k.Name, k.PluginName))
+	}
+	s, err := signer.LoadLocal(resolvePath(dir, k.KeyPath), resolvePath(dir, k.CertificatePath))
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("load signing key %q: %w", k.Name, err))
+	}
+	return s, nil
+}
+
+// resolvePath makes a relative path in signingkeys.json relative to the
+// configuration directory.
+func resolvePath(dir config.Dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir.Path, p)
+}
+
+// metadata parses k=v pairs (PCFG-2 rules: '=' with non-empty key and value).
+func parseMetadata(pairs []string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" || v == "" {
+			return nil, usageErr(fmt.Errorf("user metadata %q: want key=value with a non-empty key and value", p))
+		}
+		if _, dup := m[k]; dup {
+			return nil, usageErr(fmt.Errorf("user metadata key %q given twice", k))
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+func newVerifier(env *Env, dir config.Dir) *verifier.Verifier {
+	return &verifier.Verifier{
+		Store:  truststore.NewFileStore(dir.TrustStore(), env.logger()),
+		Now:    env.now,
+		Logger: env.logger(),
+	}
+}
+
+// explain turns a failed verification into one line plus a hint.
+func explainFailure(err error, failed verifier.Check, policy string) error {
+	hints := map[string]string{
+		"integrity":          "the signature envelope or the signed content was altered, or the envelope is malformed: re-sign the artifact",
+		"authenticity":       "the signer is not trusted by this policy: add the signer's root certificate to a trust store the policy lists ('signet cert add --type ca --store NAME FILE') or correct trustedIdentities",
+		"authenticTimestamp": "a certificate of the signing chain is outside its validity period: re-sign with a valid certificate",
+		"expiry":             "the signature has expired: re-sign the artifact (with a later --expiry)",
+		"revocation":         "a certificate of the signing chain is revoked: re-sign with a valid certificate",
+		"targetArtifact":     "the signature belongs to other content: check that you verify the file or digest that was signed, and the --media-type",
+		"userMetadata":       "the signature does not carry the required --user-metadata: re-sign with it, or drop the requirement",
+	}
+	msg := fmt.Errorf("%w (policy %q, %s check)", err, policy, failed.Type)
+	if h, ok := hints[string(failed.Type)]; ok {
+		return withHint(msg, h)
+	}
+	return msg
+}
+
+var errNoRegistry = errors.New("remote registries are not supported yet: use --oci-layout with an OCI image layout directory")

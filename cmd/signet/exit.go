@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/signet-dev/signet"
+	"github.com/signet-dev/signet/trustpolicy"
+	"github.com/signet-dev/signet/verifier"
+)
+
+// Exit codes, the same for every command (docs/exit-codes.md).
+const (
+	exitOK = 0
+	// exitNotTrusted: verification ran and failed.
+	exitNotTrusted = 1
+	// exitUsage: bad usage, or invalid configuration or input.
+	exitUsage = 2
+	// exitIO: a file, layout, network or registry could not be read/written.
+	exitIO = 3
+)
+
+// UsageError marks bad usage or invalid input: exit code 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usageErr(err error) error { return &UsageError{Err: err} }
+
+// hintError carries a line that tells the user what to do next.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
+func withHint(err error, hint string) error { return &hintError{err: err, hint: hint} }
+
+// exitCode classifies err at the edge (STYLE B2.5).
+func exitCode(err error) int {
+	var ue *UsageError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, signet.ErrNotTrusted), errors.Is(err, verifier.ErrVerification),
+		errors.Is(err, trustpolicy.ErrNoApplicablePolicy):
+		return exitNotTrusted
+	case errors.Is(err, signet.ErrIO):
+		return exitIO
+	case errors.Is(err, signet.ErrInvalidInput), errors.Is(err, trustpolicy.ErrInvalidPolicy),
+		errors.Is(err, trustpolicy.ErrPolicyNotFound):
+		return exitUsage
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return exitIO
+	}
+	return exitUsage
+}
+
+func reportError(w io.Writer, err error) {
+	msg := err.Error()
+	fmt.Fprintf(w, "Error: %s\n", strings.TrimSpace(msg))
+	var he *hintError
+	if errors.As(err, &he) && he.hint != "" {
+		fmt.Fprintf(w, "Hint: %s\n", he.hint)
+	}
+}

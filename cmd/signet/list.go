@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/signet-dev/signet"
+	"github.com/signet-dev/signet/registry"
+)
+
+type listOpts struct {
+	output        outputFlag
+	ociLayout     bool
+	maxSignatures int
+}
+
+func newListCmd(env *Env) *cobra.Command {
+	o := &listOpts{}
+	cmd := &cobra.Command{
+		Use:     "list --oci-layout DIR@sha256:DIGEST|DIR:TAG",
+		Aliases: []string{"ls"},
+		Short:   "List the signatures of an artifact",
+		Args:    exactArgs(1, "one artifact reference"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.output.validate(); err != nil {
+				return err
+			}
+			if !o.ociLayout {
+				return usageErr(errNoRegistry)
+			}
+			store, desc, lref, err := openLayoutArtifact(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			sigs, truncated, err := registry.ListSignatures(cmd.Context(), store, desc, o.maxSignatures)
+			if err != nil {
+				return fmt.Errorf("%w: %w", signet.ErrIO, err)
+			}
+			ref := lref.Dir + "@" + desc.Digest.String()
+			if o.output.json() {
+				if sigs == nil {
+					sigs = []ocispec.Descriptor{}
+				}
+				return writeJSON(env.Stdout, map[string]any{"reference": ref, "signatures": sigs, "truncated": truncated})
+			}
+			if len(sigs) == 0 {
+				fmt.Fprintf(env.Stdout, "%s has no associated signature\n", ref)
+				return nil
+			}
+			fmt.Fprintf(env.Stdout, "%s\n└── %s\n", ref, "application/vnd.cncf.notary.signature")
+			for i, s := range sigs {
+				branch := "├──"
+				if i == len(sigs)-1 {
+					branch = "└──"
+				}
+				fmt.Fprintf(env.Stdout, "    %s %s\n", branch, s.Digest)
+			}
+			if truncated {
+				fmt.Fprintf(env.Stderr, "Warning: only the first %d signatures are listed; raise --max-signatures to see more\n", len(sigs))
+			}
+			return nil
+		},
+	}
+	o.output.AddFlags(cmd)
+	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "the reference is an OCI image layout directory")
+	cmd.Flags().IntVar(&o.maxSignatures, "max-signatures", registry.DefaultMaxSignatures, "maximum number of signatures to list")
+	return cmd
+}
+
+// openLayoutArtifact opens the layout a reference names and resolves it.
+func openLayoutArtifact(cmd *cobra.Command, ref string) (signet.Target, ocispec.Descriptor, registry.LayoutReference, error) {
+	lref, err := registry.ParseLayoutReference(ref)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, lref, usageErr(err)
+	}
+	store, err := registry.OpenLayout(cmd.Context(), lref.Dir)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, lref, fmt.Errorf("%w: %w", signet.ErrIO, err)
+	}
+	desc, err := registry.ResolveManifest(cmd.Context(), store, lref.Reference)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, lref, fmt.Errorf("%w: %w", signet.ErrIO, err)
+	}
+	return store, desc, lref, nil
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/signet-dev/signet/config"
+)
+
+// Env is everything a command may touch of the process: the streams and
+// the environment. Tests supply their own.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads an environment variable (see docs/configuration.md for
+	// the table of variables signet reads).
+	Getenv func(string) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	debug   bool
+	verbose bool
+}
+
+func (e *Env) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// configDir resolves the configuration directory once per command.
+func (e *Env) configDir() (config.Dir, error) {
+	d, err := config.ResolveDir(e.Getenv)
+	if err != nil {
+		return config.Dir{}, usageErr(fmt.Errorf("find the configuration directory: %w (set SIGNET_CONFIG)", err))
+	}
+	return d, nil
+}
+
+// logger writes warnings (and debug records with --debug) to stderr.
+func (e *Env) logger() *slog.Logger {
+	level := slog.LevelWarn
+	if e.verbose {
+		level = slog.LevelInfo
+	}
+	if e.debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// Main runs signet with args and returns the exit code (docs/exit-codes.md).
+func Main(ctx context.Context, args []string, env *Env) int {
+	root := newRootCmd(env)
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	reportError(env.Stderr, err)
+	return exitCode(err)
+}
+
+func newRootCmd(env *Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "signet",
+		Short: "Sign and verify OCI artifacts and blobs with Notary Project signatures",
+		Long: `signet signs and verifies OCI artifacts (in OCI image layouts) and plain files
+(blobs) with Notary Project signatures, and decides trust with the Notary
+Project trust store and trust policy. It reads notation's configuration files.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().BoolVarP(&env.debug, "debug", "d", false, "print debug records of each step")
+	root.PersistentFlags().BoolVarP(&env.verbose, "verbose", "v", false, "print informational records")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr(fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath()))
+	})
+	root.AddCommand(
+		newSignCmd(env),
+		newVerifyCmd(env),
+		newListCmd(env),
+		newInspectCmd(env),
+		newBlobCmd(env),
+		newPolicyCmd(env, false),
+		newCertCmd(env),
+		newKeyCmd(env),
+		newVersionCmd(env),
+	)
+	return root
+}
+
+// exactArgs is cobra.ExactArgs returning a usage error.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErr(fmt.Errorf("%s requires %s (got %d arguments)\nRun '%s --help' for usage", cmd.CommandPath(), what, len(args), cmd.CommandPath()))
+		}
+		return nil
+	}
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/signet-dev/signet"
+	"github.com/signet-dev/signet/registry"
+	"github.com/signet-dev/signet/trustpolicy"
+	"github.com/signet-dev/signet/verifier"
+)
+
+type verifyOpts struct {
+	output        outputFlag
+	ociLayout     bool
+	scope         string
+	userMetadata  []string
+	maxSignatures int
+}
+
+func newVerifyCmd(env *Env) *cobra.Command {
+	o := &verifyOpts{}
+	cmd := &cobra.Command{
+		Use:   "verify --oci-layout --scope REGISTRY/REPO DIR@sha256:DIGEST|DIR:TAG",
+		Short: "Verify an artifact's signatures against the OCI trust policy",
+		Long: `Verify the signatures of an artifact against the OCI trust policy
+(trustpolicy.oci.json, else trustpolicy.json) and the trust store. The
+artifact is trusted when one signature verifies. With --oci-layout, --scope
+names the repository whose trust policy statement applies.
+
+Exit codes: 0 trusted, 1 not trusted, 2 bad usage or configuration, 3 I/O.`,
+		Example: `  signet verify --oci-layout --scope example.com/app ./layout@sha256:9f2c...
+  signet verify --oci-layout --scope example.com/app -o json ./layout:v1`,
+		Args: exactArgs(1, "one artifact reference"),
+		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd, env, o, args[0]) },
+	}
+	o.output.AddFlags(cmd)
+	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "the reference is an OCI image layout directory")
+	cmd.Flags().StringVar(&o.scope, "scope", "", "repository URI (REGISTRY/REPO) used to select the trust policy statement for an OCI layout")
+	cmd.Flags().StringArrayVarP(&o.userMetadata, "user-metadata", "m", nil, "user metadata k=v the signature must carry (repeatable)")
+	cmd.Flags().IntVar(&o.maxSignatures, "max-signatures", registry.DefaultMaxSignatures, "maximum number of signatures to evaluate")
+	return cmd
+}
+
+func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, ref string) error {
+	if err := o.output.validate(); err != nil {
+		return err
+	}
+	if !o.ociLayout {
+		return usageErr(errNoRegistry)
+	}
+	if o.scope == "" {
+		return usageErr(errors.New("--scope is required with --oci-layout: it names the repository (REGISTRY/REPO) whose trust policy statement applies"))
+	}
+	if o.maxSignatures <= 0 {
+		return usageErr(fmt.Errorf("--max-signatures must be positive, got %d", o.maxSignatures))
+	}
+	lref, err := registry.ParseLayoutReference(ref)
+	if err != nil {
+		return usageErr(err)
+	}
+	md, err := parseMetadata(o.userMetadata)
+	if err != nil {
+		return err
+	}
+	dir, err := env.configDir()
+	if err != nil {
+		return err
+	}
+	policy, _, err := trustpolicy.LoadOCI(dir.Path)
+	if err != nil {
+		return withHint(err, "write an OCI trust policy with 'signet policy init' or 'signet policy import FILE'")
+	}
+	ctx := cmd.Context()
+	store, err := registry.OpenLayout(ctx, lref.Dir)
+	if err != nil {
+		return fmt.Errorf("%w: %w", signet.ErrIO, err)
+	}
+	if !lref.IsDigest() {
+		fmt.Fprintf(env.Stderr, "Warning: always verify the artifact by digest (@sha256:...) rather than a tag (:%s)\n", lref.Reference)
+	}
+	out, err := signet.VerifyOCI(ctx, store, lref.Reference, signet.VerifyOCIOptions{
+		Policy: policy, Verifier: newVerifier(env, dir), Scope: o.scope, UserMetadata: md, MaxSignatures: o.maxSignatures,
+	})
+	if out != nil {
+		out.Artifact = lref.Dir + "@" + out.Artifact
+	}
+	return printOutcome(env, &o.output, out, err, fmt.Sprintf("%s (scope %s)", ref, o.scope))
+}
+
+// printOutcome prints an Outcome as text or JSON and returns the error that
+// sets the exit code.
+func printOutcome(env *Env, of *outputFlag, out *signet.Outcome, err error, what string) error {
+	if out == nil {
+		return err
+	}
+	if of.json() {
+		if werr := writeJSON(env.Stdout, out); werr != nil {
+			return werr
+		}
+	} else {
+		printOutcomeText(env.Stdout, env.Stderr, out)
+	}
+	if err == nil {
+		return nil
+	}
+	if s := lastFailure(out); s != nil {
+		if c, ok := s.Result().FailedCheck(); ok {
+			return explainFailure(fmt.Errorf("signature verification failed for %s: %w", what, err), c, out.Policy.Name)
+		}
+	}
+	if errors.Is(err, signet.ErrNoSignature) {
+		return withHint(fmt.Errorf("signature verification failed for %s: %w", what, err), "sign the artifact first ('signet sign'), or check the reference")
+	}
+	return fmt.Errorf("signature verification failed for %s: %w", what, err)
+}
+
+func lastFailure(out *signet.Outcome) *signet.SignatureOutcome {
+	if len(out.Signatures) == 0 {
+		return nil
+	}
+	return &out.Signatures[0]
+}
+
+func printOutcomeText(stdout, stderr io.Writer, out *signet.Outcome) {
+	switch out.Verdict {
+	case signet.VerdictSkipped:
+		fmt.Fprintf(stdout, "Trust policy %q is configured to skip signature verification for %s\n", out.Policy.Name, out.Artifact)
+		return
+	case signet.VerdictTrusted:
+		s, _ := out.Trusted()
+		for _, w := range s.Result().Warnings() {
+			fmt.Fprintf(stderr, "Warning: %s was set to %q and failed: %s\n", w.Type, w.Action, w.Reason)
+		}
+		for _, c := range s.Checks {
+			if c.Status == verifier.StatusNotChecked {
+				fmt.Fprintf(stderr, "Note: %s\n", c.Reason)
+			}
+		}
+		fmt.Fprintf(stdout, "Successfully verified signature for %s\n", out.Artifact)
+		fmt.Fprintf(stdout, "  policy: %s (level %s)\n  signer: %s\n", out.Policy.Name, out.Policy.Level, s.Signer)
+		if s.SigningTime != nil {
+			fmt.Fprintf(stdout, "  signed: %s\n", s.SigningTime.Format("2006-01-02T15:04:05Z07:00"))
+		}
+		if s.Expiry != nil {
+			fmt.Fprintf(stdout, "  expiry: %s\n", s.Expiry.Format("2006-01-02T15:04:05Z07:00"))
+		}
+		return
+	}
+	for i, s := range out.Signatures {
+		name := s.Source
+		if name == "" {
+			name = fmt.Sprintf("signature %d", i+1)
+		}
+		fmt.Fprintf(stdout, "%s: not verified\n", name)
+		for _, c := range s.Checks {
+			line := fmt.Sprintf("  %-19s %-12s %s", c.Type, c.Status, c.Action)
+			if c.Reason != "" && c.Status != verifier.StatusNotEvaluated {
+				line += ": " + c.Reason
+			}
+			fmt.Fprintln(stdout, line)
+		}
+	}
+}

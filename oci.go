@@ -1,0 +1,134 @@
+package signet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/signet-dev/signet/registry"
+	"github.com/signet-dev/signet/signature"
+	"github.com/signet-dev/signet/trustpolicy"
+	"github.com/signet-dev/signet/verifier"
+)
+
+// Target is where OCI artifacts and their signatures live: an OCI image
+// layout (registry.OpenLayout) or, later, a remote repository.
+type Target interface {
+	content.Storage
+	registry.Resolver
+	content.PredecessorFinder
+}
+
+// SignOCIOptions configure SignOCI.
+type SignOCIOptions struct {
+	SignOptions
+	// Form is the signature manifest form; the zero value is the config
+	// form that notation v1.3.2 finds in OCI layouts.
+	Form registry.ManifestForm
+}
+
+// SignOCI signs the manifest that reference names in t and stores the
+// signature as its referrer (§6.1). reference is a digest or a tag; a tag is
+// resolved once and the digest is used from then on (SIGN-1, PUSH-5).
+func SignOCI(ctx context.Context, t Target, reference string, opts SignOCIOptions) (*Signed, error) {
+	desc, err := registry.ResolveManifest(ctx, t, reference)
+	if err != nil {
+		return nil, errors.Join(ErrIO, err)
+	}
+	s, err := signDescriptor(ctx, desc, opts.SignOptions)
+	if err != nil {
+		return nil, err
+	}
+	m, err := registry.PushSignature(ctx, t, desc, s.MediaType, s.Envelope, s.Chain, s.SigningTime, opts.Form)
+	if err != nil {
+		return nil, errors.Join(ErrIO, err)
+	}
+	s.Manifest = m
+	return s, nil
+}
+
+// VerifyOCIOptions configure VerifyOCI. Policy and Verifier are required.
+type VerifyOCIOptions struct {
+	Policy   *trustpolicy.Document
+	Verifier *verifier.Verifier
+	// Scope is the repository URI (registry/repository) used to select the
+	// trust policy statement (SEL-1). Required for OCI layouts.
+	Scope string
+	// UserMetadata must be present in the signature (PAY-8).
+	UserMetadata map[string]string
+	// MaxSignatures bounds the signatures evaluated (VER-4); <= 0 means
+	// registry.DefaultMaxSignatures.
+	MaxSignatures int
+}
+
+// VerifyOCI verifies the artifact reference names in t (§6.4): it selects
+// the statement for opts.Scope, lists the signatures, and evaluates them in
+// order until one verifies. A signature that cannot be fetched or is not a
+// well-formed signature manifest counts as a failed signature and the next
+// is tried (the digest's recommendation for DISC-6).
+func VerifyOCI(ctx context.Context, t Target, reference string, opts VerifyOCIOptions) (*Outcome, error) {
+	if opts.Policy == nil || opts.Verifier == nil {
+		return nil, fmt.Errorf("verify: policy and verifier are required")
+	}
+	stmt, err := opts.Policy.Match(opts.Scope)
+	if err != nil {
+		return nil, err
+	}
+	out := newOutcome(stmt)
+	desc, err := registry.ResolveManifest(ctx, t, reference)
+	if err != nil {
+		return nil, errors.Join(ErrIO, err)
+	}
+	out.Artifact = desc.Digest.String()
+	if stmt.IsSkip() {
+		out.Verdict = VerdictSkipped
+		return out, nil
+	}
+	max := opts.MaxSignatures
+	if max <= 0 {
+		max = registry.DefaultMaxSignatures
+	}
+	sigs, truncated, err := registry.ListSignatures(ctx, t, desc, max)
+	if err != nil {
+		return nil, errors.Join(ErrIO, err)
+	}
+	check := func(_ context.Context, target ocispec.Descriptor, _ *signature.Content) error {
+		if target.MediaType != desc.MediaType || target.Digest != desc.Digest || target.Size != desc.Size {
+			return fmt.Errorf("the signature is for %s (%s, %d bytes), not for the artifact %s (%s, %d bytes)",
+				target.Digest, target.MediaType, target.Size, desc.Digest, desc.MediaType, desc.Size)
+		}
+		return nil
+	}
+	for _, sd := range sigs {
+		sig, err := registry.FetchSignature(ctx, t, sd, desc)
+		if err != nil {
+			out.add(sd.Digest.String(), "", &verifier.Result{
+				Checks: []verifier.Check{{Type: trustpolicy.Integrity, Action: trustpolicy.ActionEnforce, Status: verifier.StatusFailed, Reason: err.Error()}},
+				Err:    &verifier.CheckError{Type: trustpolicy.Integrity, Err: err},
+			})
+			continue
+		}
+		res, err := opts.Verifier.Verify(ctx, verifier.Input{
+			Statement:    stmt,
+			MediaType:    sig.MediaType,
+			Envelope:     sig.Envelope,
+			CheckTarget:  check,
+			UserMetadata: opts.UserMetadata,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out.add(sd.Digest.String(), sig.MediaType, res)
+		if res.Verified {
+			return out, nil
+		}
+	}
+	if truncated && out.Verdict == VerdictNotTrusted {
+		out.Reason = fmt.Sprintf("signature evaluation stopped: the configured limit of %d signatures to verify per artifact was exceeded", max)
+		return out, fmt.Errorf("%w: %s", ErrNotTrusted, out.Reason)
+	}
+	return out, out.err()
+}

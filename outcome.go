@@ -1,0 +1,129 @@
+package signet
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/signet-dev/signet/trustpolicy"
+	"github.com/signet-dev/signet/verifier"
+)
+
+// Verdict is the decision on an artifact.
+type Verdict string
+
+// Verdicts.
+const (
+	// VerdictTrusted: a signature verified under the policy.
+	VerdictTrusted Verdict = "trusted"
+	// VerdictNotTrusted: no signature verified.
+	VerdictNotTrusted Verdict = "notTrusted"
+	// VerdictSkipped: the policy's level is skip; nothing was verified.
+	VerdictSkipped Verdict = "skipped"
+)
+
+// Outcome explains a verification: the verdict, the policy statement that
+// applied, and every check of every signature evaluated. Its JSON form is
+// documented in docs/json.md and is stable.
+type Outcome struct {
+	Verdict    Verdict            `json:"verdict"`
+	Artifact   string             `json:"artifact"`
+	Policy     PolicyRef          `json:"policy"`
+	Signatures []SignatureOutcome `json:"signatures"`
+	Reason     string             `json:"reason,omitempty"`
+}
+
+// PolicyRef names the trust policy statement that applied.
+type PolicyRef struct {
+	Name  string `json:"name"`
+	Level string `json:"level"`
+	// Actions is the effective action of each validation after overrides.
+	Actions map[trustpolicy.ValidationType]trustpolicy.Action `json:"actions"`
+}
+
+// SignatureOutcome is the verdict on one signature.
+type SignatureOutcome struct {
+	// Source is the signature manifest digest (OCI) or the signature file.
+	Source    string `json:"source,omitempty"`
+	MediaType string `json:"mediaType"`
+	Verified  bool   `json:"verified"`
+	// Signer is the leaf certificate's subject, when the envelope parsed.
+	Signer      string           `json:"signer,omitempty"`
+	SigningTime *time.Time       `json:"signingTime,omitempty"`
+	Expiry      *time.Time       `json:"expiry,omitempty"`
+	Checks      []verifier.Check `json:"checks"`
+	// Error is the first enforced failure.
+	Error string `json:"error,omitempty"`
+
+	result *verifier.Result
+}
+
+// Result returns the underlying verifier result.
+func (s *SignatureOutcome) Result() *verifier.Result { return s.result }
+
+func newOutcome(stmt *trustpolicy.Statement) *Outcome {
+	return &Outcome{
+		Verdict: VerdictNotTrusted,
+		Policy: PolicyRef{
+			Name:    stmt.Name,
+			Level:   stmt.SignatureVerification.Level,
+			Actions: stmt.Actions(),
+		},
+		Signatures: []SignatureOutcome{},
+	}
+}
+
+func (o *Outcome) add(source, mediaType string, r *verifier.Result) {
+	so := SignatureOutcome{Source: source, MediaType: mediaType, Verified: r.Verified, Checks: r.Checks, result: r}
+	if c := r.Content; c != nil {
+		if len(c.CertificateChain) > 0 {
+			so.Signer = c.CertificateChain[0].Subject.String()
+		}
+		if t := c.Signed.SigningTime; !t.IsZero() {
+			t = t.UTC()
+			so.SigningTime = &t
+		}
+		if t := c.Signed.Expiry; !t.IsZero() {
+			t = t.UTC()
+			so.Expiry = &t
+		}
+	}
+	if r.Err != nil {
+		so.Error = r.Err.Error()
+	}
+	o.Signatures = append(o.Signatures, so)
+	if r.Verified {
+		o.Verdict = VerdictTrusted
+	}
+}
+
+// Trusted returns the signature that verified, if any.
+func (o *Outcome) Trusted() (*SignatureOutcome, bool) {
+	for i := range o.Signatures {
+		if o.Signatures[i].Verified {
+			return &o.Signatures[i], true
+		}
+	}
+	return nil, false
+}
+
+// err returns nil when trusted or skipped, else an error wrapping
+// ErrNotTrusted (and the first signature's failure).
+func (o *Outcome) err() error {
+	if o.Verdict != VerdictNotTrusted {
+		return nil
+	}
+	if len(o.Signatures) == 0 {
+		if o.Reason == "" {
+			o.Reason = ErrNoSignature.Error()
+		}
+		return fmt.Errorf("%w: %w", ErrNotTrusted, ErrNoSignature)
+	}
+	first := o.Signatures[0].result.Err
+	if o.Reason == "" {
+		o.Reason = first.Error()
+	}
+	if len(o.Signatures) == 1 {
+		return fmt.Errorf("%w: %w", ErrNotTrusted, first)
+	}
+	return fmt.Errorf("%w: all %d signatures failed; the first: %w", ErrNotTrusted, len(o.Signatures), first)
+}

@@ -1,0 +1,42 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	orasregistry "oras.land/oras-go/v2/registry"
+
+	"github.com/signet-dev/signet/signature"
+)
+
+// DefaultMaxSignatures is how many signatures are listed or evaluated per
+// artifact unless the caller says otherwise (the reference's default).
+const DefaultMaxSignatures = 100
+
+// ListSignatures lists the signature manifests that refer to subject, in the
+// order the target returns them (DISC-5), both the artifactType form and the
+// config form (MAN-8). It uses the Referrers API where the target has one and
+// the target's predecessors otherwise (OCI layouts). At most max descriptors
+// are returned; max <= 0 means DefaultMaxSignatures. truncated reports that
+// more signatures exist than were returned.
+func ListSignatures(ctx context.Context, t content.ReadOnlyGraphStorage, subject ocispec.Descriptor, max int) (sigs []ocispec.Descriptor, truncated bool, err error) {
+	if max <= 0 {
+		max = DefaultMaxSignatures
+	}
+	all, err := orasregistry.Referrers(ctx, t, subject, signature.ArtifactType)
+	if err != nil {
+		return nil, false, fmt.Errorf("list signatures of %s: %w", subject.Digest, err)
+	}
+	for _, d := range all {
+		if d.ArtifactType != signature.ArtifactType {
+			continue // a target that ignores the filter (DISC-2)
+		}
+		if len(sigs) == max {
+			return sigs, true, nil
+		}
+		sigs = append(sigs, d)
+	}
+	return sigs, false, nil
+}

@@ -1,0 +1,106 @@
+package signet
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/signet-dev/signet/envelope"
+	"github.com/signet-dev/signet/signature"
+)
+
+// Version is signet's version, written into the signing agent.
+const Version = "0.1.0"
+
+// SignOptions configure one signature. The zero value is not usable: Signer
+// is required.
+type SignOptions struct {
+	// Signer produces the primitive signature and supplies the chain.
+	Signer signature.Signer
+	// Format is the envelope format; nil means JWS.
+	Format envelope.Format
+	// Expiry is the signature's validity from the signing time; zero means
+	// it does not expire. Must be a whole number of seconds (ATTR-6).
+	Expiry time.Duration
+	// UserMetadata is signed into the payload's annotations (PAY-5, PAY-8).
+	UserMetadata map[string]string
+	// SigningAgent defaults to "signet/<Version>".
+	SigningAgent string
+	// Now returns the signing time; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *SignOptions) format() envelope.Format {
+	if o.Format != nil {
+		return o.Format
+	}
+	f, _ := envelope.ForMediaType(signature.MediaTypeJWS)
+	return f
+}
+
+// Signed is a produced signature.
+type Signed struct {
+	// Envelope is the signature envelope bytes.
+	Envelope []byte
+	// MediaType is the envelope media type.
+	MediaType string
+	// Target is the descriptor that was signed.
+	Target ocispec.Descriptor
+	// SigningTime is the signing time written into the envelope.
+	SigningTime time.Time
+	// Chain is the signer's certificate chain, leaf first.
+	Chain []*x509.Certificate
+	// Manifest is the signature manifest's descriptor (OCI signatures only).
+	Manifest ocispec.Descriptor
+}
+
+// signDescriptor produces an envelope over desc.
+func signDescriptor(ctx context.Context, desc ocispec.Descriptor, opts SignOptions) (*Signed, error) {
+	if opts.Signer == nil {
+		return nil, fmt.Errorf("%w: no signing key", ErrInvalidInput)
+	}
+	if opts.Expiry < 0 || opts.Expiry%time.Second != 0 {
+		return nil, fmt.Errorf("%w: expiry %s must be a positive whole number of seconds", ErrInvalidInput, opts.Expiry)
+	}
+	payload, err := signature.NewPayload(desc, opts.UserMetadata)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	signingTime := now().Truncate(time.Second)
+	req := &signature.SignRequest{
+		Payload:            raw,
+		PayloadContentType: signature.MediaTypePayloadV1,
+		Signer:             opts.Signer,
+		SigningTime:        signingTime,
+		SigningScheme:      signature.SchemeX509,
+		SigningAgent:       opts.SigningAgent,
+	}
+	if req.SigningAgent == "" {
+		req.SigningAgent = "signet/" + Version
+	}
+	if opts.Expiry > 0 {
+		req.Expiry = signingTime.Add(opts.Expiry)
+	}
+	f := opts.format()
+	env, err := envelope.Sign(ctx, f, req)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := opts.Signer.CertificateChain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Signed{Envelope: env, MediaType: f.MediaType(), Target: desc, SigningTime: signingTime, Chain: chain}, nil
+}
