@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# install-peers.sh [BIN_DIR]: installs the peers signet's tests run against, and writes an env file
+# naming them.
+#
+#   notation v1.3.2         the OCI peer; version pinned by tools/go.mod
+#   notation v2.0.0-alpha.1 the blob peer; built from the source archive in the shared peers
+#                           directory by its build-notation2.sh (the module proxy does not serve it)
+#   registry v3.1.0         CNCF distribution; version pinned by tools/registry/go.mod
+#   apt packages            the system tools the tests use, when a command is missing
+#
+# Each binary is built once into ${SIGNET_PEERS:-$HOME/.cache/signet-ci/peers}/<name>-<version>/ and
+# reused while that directory holds it, so a warm machine spends no time here. The script then writes
+# ${SIGNET_PEERS}/env.sh, which exports SIGNET_NOTATION, SIGNET_NOTATION2 and SIGNET_REGISTRY; with
+# BIN_DIR it also links notation, notation2 and registry into BIN_DIR.
+#
+# The shared peers directory is $SIGNET_SHARED_PEERS, else <repo>/../shared/peers, else
+# /work/shared/peers. Concurrent runs serialise on a lock in the cache directory.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PEERS=${SIGNET_PEERS:-$HOME/.cache/signet-ci/peers}
+BIN_DIR=${1:-}
+
+NOTATION2_VERSION=v2.0.0-alpha.1
+
+log() { printf 'install-peers: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# apt_install CMD PACKAGE...: installs PACKAGE... with apt-get when CMD is not on PATH.
+apt_install() {
+	local cmd=$1; shift
+	command -v "$cmd" >/dev/null 2>&1 && return 0
+	command -v apt-get >/dev/null 2>&1 || die "$cmd is missing and there is no apt-get to install $*"
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null 2>&1 || die "$cmd is missing; installing $* needs root or sudo"
+		sudo=(sudo)
+	fi
+	log "installing $* (for $cmd)"
+	if [ -z "${APT_UPDATED:-}" ]; then
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+		APT_UPDATED=1
+	fi
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+	command -v "$cmd" >/dev/null 2>&1 || die "$cmd is still missing after installing $*"
+}
+
+# build NAME VERSION BINARY COMMAND...: runs COMMAND... with $OUT set to a temporary path unless
+# $PEERS/NAME-VERSION/BINARY already exists, then moves $OUT into place. Prints the binary's path.
+build() {
+	local name=$1 version=$2 binary=$3; shift 3
+	local dir="$PEERS/$name-$version"
+	local path="$dir/$binary"
+	if [ -x "$path" ]; then
+		log "$name $version: cached at $path"
+	else
+		log "$name $version: building"
+		local start=$SECONDS
+		mkdir -p "$dir"
+		OUT="$dir/.$binary.building.$$"
+		rm -f "$OUT"
+		if ! "$@" >&2; then
+			rm -f "$OUT"
+			die "$name $version: build failed"
+		fi
+		mv -f "$OUT" "$path"
+		log "$name $version: built in $((SECONDS - start))s"
+	fi
+	printf '%s\n' "$path"
+}
+
+# module_version DIR MODULE: the version of MODULE that DIR/go.mod requires. Read from the file, not
+# with go list -m, which needs the module graph and so the network on a machine whose module cache
+# is empty even when every peer is cached.
+module_version() {
+	local v
+	v=$(awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$1/go.mod")
+	[ -n "$v" ] || die "$1/go.mod does not require $2"
+	printf '%s\n' "$v"
+}
+
+find_shared_peers() {
+	local d
+	for d in "${SIGNET_SHARED_PEERS:-}" "$REPO/../shared/peers" /work/shared/peers; do
+		if [ -n "$d" ] && [ -f "$d/build-notation2.sh" ]; then
+			(cd "$d" && pwd)
+			return 0
+		fi
+	done
+	die "no shared peers directory with build-notation2.sh: set SIGNET_SHARED_PEERS to the directory holding build-notation2.sh and notation-${NOTATION2_VERSION#v}-src.tar.gz (looked in \$SIGNET_SHARED_PEERS='${SIGNET_SHARED_PEERS:-}', $REPO/../shared/peers, /work/shared/peers)"
+}
+
+command -v go >/dev/null 2>&1 || die "go is not on PATH"
+
+# System tools. gcc and the libc headers: cgo, which go test -race needs. openssl: test PKI, TSA and
+# OCSP responders.
+apt_install gcc gcc libc6-dev
+apt_install openssl openssl
+
+mkdir -p "$PEERS"
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$PEERS/.lock"
+	flock 9
+fi
+
+notation_version=$(module_version "$REPO/tools" github.com/notaryproject/notation)
+registry_version=$(module_version "$REPO/tools/registry" github.com/distribution/distribution/v3)
+
+build_notation() {
+	(cd "$REPO/tools" && go build -trimpath -o "$OUT" github.com/notaryproject/notation/cmd/notation)
+}
+build_registry() {
+	(cd "$REPO/tools/registry" && go build -trimpath -o "$OUT" github.com/distribution/distribution/v3/cmd/registry)
+}
+build_notation2() {
+	local shared
+	shared=$(find_shared_peers)
+	[ -f "$shared/notation-${NOTATION2_VERSION#v}-src.tar.gz" ] ||
+		die "$shared has no notation-${NOTATION2_VERSION#v}-src.tar.gz"
+	"$shared/build-notation2.sh" "$OUT"
+}
+
+notation=$(build notation "$notation_version" notation build_notation)
+notation2=$(build notation "$NOTATION2_VERSION" notation build_notation2)
+registry=$(build registry "$registry_version" registry build_registry)
+
+env_file="$PEERS/env.sh"
+{
+	printf '# written by scripts/install-peers.sh\n'
+	printf 'export SIGNET_NOTATION=%q\n' "$notation"
+	printf 'export SIGNET_NOTATION2=%q\n' "$notation2"
+	printf 'export SIGNET_REGISTRY=%q\n' "$registry"
+} >"$env_file.tmp"
+mv -f "$env_file.tmp" "$env_file"
+
+if [ -n "$BIN_DIR" ]; then
+	mkdir -p "$BIN_DIR"
+	ln -sfn "$notation" "$BIN_DIR/notation"
+	ln -sfn "$notation2" "$BIN_DIR/notation2"
+	ln -sfn "$registry" "$BIN_DIR/registry"
+	log "linked notation, notation2 and registry into $BIN_DIR"
+fi
+
+log "wrote $env_file"
+cat "$env_file"
