@@ -1,0 +1,166 @@
+package trustpolicy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Scope syntax (TP-7): a scope is <registry>/<repository>, split at the
+// first '/'.
+var (
+	scopeRegistryPattern   = regexp.MustCompile(`^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))+)?(?::[0-9]+)?$`)
+	scopeRepositoryPattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?(?:(?:/[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?)+)?$`)
+)
+
+// Document is an OCI trust policy (trustpolicy.oci.json). A Document
+// returned by ParseOCI, LoadOCI or InitOCI is valid; one built by hand
+// should be checked with Validate before use. Its methods only read it.
+type Document struct {
+	Version       string      `json:"version"`
+	TrustPolicies []Statement `json:"trustPolicies"`
+}
+
+// ParseOCI reads at most MaxPolicyBytes from r, decodes an OCI trust policy
+// and validates it. Unknown members, including a blob statement's
+// globalPolicy, are ignored (TP-13). Every error wraps ErrInvalidPolicy
+// except a read error from r.
+func ParseOCI(r io.Reader) (*Document, error) {
+	var d Document
+	if err := decode(r, &d); err != nil {
+		return nil, err
+	}
+	for i := range d.TrustPolicies {
+		d.TrustPolicies[i].GlobalPolicy = false // not an OCI member
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Validate checks every rule of §5.2, §5.4 and §5.6 and returns nil or the
+// errors.Join of one *PolicyError per violation.
+func (d *Document) Validate() error {
+	if d == nil {
+		return &PolicyError{Msg: "document is nil"}
+	}
+	var errs []error
+	validateHeader(d.Version, len(d.TrustPolicies), &errs)
+	validateNames(d.TrustPolicies, &errs)
+	scopeOwner := map[string]string{} // scope -> first statement listing it
+	globals := 0
+	for i := range d.TrustPolicies {
+		s := &d.TrustPolicies[i]
+		r := newReporter(&errs, s, i)
+		s.validateCommon(r)
+		if s.GlobalPolicy {
+			r.add("globalPolicy", "globalPolicy belongs to blob trust policies only")
+		}
+		const field = "registryScopes"
+		if len(s.RegistryScopes) == 0 {
+			r.add(field, "registry scopes are missing; list repositories or the global scope \"*\"")
+			continue
+		}
+		if slices.Contains(s.RegistryScopes, Wildcard) {
+			if len(s.RegistryScopes) > 1 {
+				r.add(field, "the global scope \"*\" cannot be combined with other scopes")
+			}
+			if globals++; globals == 2 {
+				r.add(field, "only one statement may use the global scope \"*\"")
+			}
+			if s.IsSkip() {
+				// TP-12 follows the specification: skip cannot be used with
+				// the global scope. The reference accepts it for OCI
+				// policies (digest §10 item 9).
+				r.add("signatureVerification.level", "level skip cannot be used with the global scope \"*\"")
+			}
+		}
+		listed := map[string]bool{}
+		for _, sc := range s.RegistryScopes {
+			if sc == Wildcard {
+				continue
+			}
+			if err := validateScope(sc); err != nil {
+				r.add(field, err.Error())
+				continue
+			}
+			if listed[sc] {
+				r.add(field, fmt.Sprintf("scope %q is listed more than once", sc))
+				continue
+			}
+			listed[sc] = true
+			if owner, ok := scopeOwner[sc]; ok {
+				r.add(field, fmt.Sprintf("scope %q is also listed by statement %q; a repository may have only one applicable statement", sc, owner))
+				continue
+			}
+			scopeOwner[sc] = s.Name
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validateScope checks TP-4, TP-6 and TP-7 for one non-global scope.
+func validateScope(sc string) error {
+	if strings.Contains(sc, Wildcard) {
+		return fmt.Errorf("scope %q contains \"*\"; only the single global scope \"*\" may", sc)
+	}
+	reg, repo, ok := strings.Cut(sc, "/")
+	if !ok || !scopeRegistryPattern.MatchString(reg) || !scopeRepositoryPattern.MatchString(repo) {
+		return fmt.Errorf("scope %q is not a fully qualified repository <registry>/<repository> without tag or digest", sc)
+	}
+	return nil
+}
+
+// Match selects the statement for an artifact in repository, the
+// "<registry>/<repository>" part of its reference (SEL-1): the statement
+// listing repository exactly, else the global statement, else an error
+// wrapping ErrNoApplicablePolicy (SEL-2). Comparison is literal (SEL-3).
+func (d *Document) Match(repository string) (*Statement, error) {
+	if repository == "" || repository == Wildcard {
+		return nil, fmt.Errorf("%w: invalid repository %q", ErrNoApplicablePolicy, repository)
+	}
+	var global *Statement
+	for i := range d.TrustPolicies {
+		s := &d.TrustPolicies[i]
+		for _, sc := range s.RegistryScopes {
+			switch sc {
+			case repository:
+				return s, nil
+			case Wildcard:
+				if global == nil {
+					global = s
+				}
+			}
+		}
+	}
+	if global != nil {
+		return global, nil
+	}
+	return nil, fmt.Errorf("%w for repository %q", ErrNoApplicablePolicy, repository)
+}
+
+// Marshal renders the document as indented JSON.
+func (d *Document) Marshal() ([]byte, error) { return marshal(d) }
+
+// InitOCI builds a one-statement OCI policy at level strict (the
+// `policy init` command) and validates it. The slices are copied.
+func InitOCI(name string, scopes, stores, identities []string) (*Document, error) {
+	d := &Document{
+		Version: SupportedVersion,
+		TrustPolicies: []Statement{{
+			Name:                  name,
+			RegistryScopes:        slices.Clone(scopes),
+			SignatureVerification: SignatureVerification{Level: LevelStrict},
+			TrustStores:           slices.Clone(stores),
+			TrustedIdentities:     slices.Clone(identities),
+		}},
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
