@@ -110,8 +110,10 @@ func TestLoadOCI(t *testing.T) {
 			wantErr: ErrInvalidPolicy, msg: FileOCI + ": trust policy: malformed JSON",
 		},
 		{
-			name:    "invalid legacy file names the file",
-			setup:   func(t *testing.T, dir string) { write(t, filepath.Join(dir, FileOCILegacy), `{"version":"1.0","trustPolicies":[]}`) },
+			name: "invalid legacy file names the file",
+			setup: func(t *testing.T, dir string) {
+				write(t, filepath.Join(dir, FileOCILegacy), `{"version":"1.0","trustPolicies":[]}`)
+			},
 			wantErr: ErrInvalidPolicy, msg: FileOCILegacy + ": trust policy: trustPolicies",
 		},
 	}

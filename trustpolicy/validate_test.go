@@ -103,13 +103,21 @@ func checklist() []checklistCase {
 			stmt: "app", field: "trustedIdentities", msg: "lacks C;"},
 		{name: "identity missing ST", edit: func(_ *string, s *[]Statement) { (*s)[0].TrustedIdentities = []string{"x509.subject: C=US, O=acme"} },
 			stmt: "app", field: "trustedIdentities", msg: "lacks ST;"},
-		{name: "identity missing O", edit: func(_ *string, s *[]Statement) { (*s)[0].TrustedIdentities = []string{"x509.subject: C=US, ST=WA, CN=x"} },
+		{name: "identity missing O", edit: func(_ *string, s *[]Statement) {
+			(*s)[0].TrustedIdentities = []string{"x509.subject: C=US, ST=WA, CN=x"}
+		},
 			stmt: "app", field: "trustedIdentities", msg: "lacks O;"},
-		{name: "identity hex value", edit: func(_ *string, s *[]Statement) { (*s)[0].TrustedIdentities = []string{"x509.subject: C=US, ST=WA, O=#0c0461636d65"} },
+		{name: "identity hex value", edit: func(_ *string, s *[]Statement) {
+			(*s)[0].TrustedIdentities = []string{"x509.subject: C=US, ST=WA, O=#0c0461636d65"}
+		},
 			stmt: "app", field: "trustedIdentities", msg: "hex-encoded (=#) value"},
-		{name: "identity multi-valued", edit: func(_ *string, s *[]Statement) { (*s)[0].TrustedIdentities = []string{"x509.subject: C=US, ST=WA, O=acme+OU=eng"} },
+		{name: "identity multi-valued", edit: func(_ *string, s *[]Statement) {
+			(*s)[0].TrustedIdentities = []string{"x509.subject: C=US, ST=WA, O=acme+OU=eng"}
+		},
 			stmt: "app", field: "trustedIdentities", msg: "multi-valued"},
-		{name: "identity duplicate attribute", edit: func(_ *string, s *[]Statement) { (*s)[0].TrustedIdentities = []string{"x509.subject: C=US, ST=WA, S=OR, O=acme"} },
+		{name: "identity duplicate attribute", edit: func(_ *string, s *[]Statement) {
+			(*s)[0].TrustedIdentities = []string{"x509.subject: C=US, ST=WA, S=OR, O=acme"}
+		},
 			stmt: "app", field: "trustedIdentities", msg: "attribute ST appears more than once"},
 		{name: "identities overlap", edit: func(_ *string, s *[]Statement) {
 			(*s)[0].TrustedIdentities = []string{"x509.subject: C=US, ST=WA, O=acme, OU=eng", "x509.subject: C=US, ST=WA, O=acme"}
