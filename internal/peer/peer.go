@@ -129,8 +129,9 @@ func executable(path string) error {
 // what it printed. The process sees only PATH, HOME set to a fresh temporary directory, and env:
 // the caller sets HOME, XDG_CONFIG_HOME, XDG_CACHE_HOME, NOTATION_EXPERIMENTAL and the like there
 // (a later entry overrides an earlier one). Nothing else leaks in from the test's environment.
-// err is the *exec.ExitError of a failed run (use errors.As), or wraps context.DeadlineExceeded
-// on timeout.
+// err is the *exec.ExitError of a run that exited non-zero (use errors.As), wraps
+// context.DeadlineExceeded on timeout, and is non-nil when either output exceeded MaxOutput (what
+// came before the limit is returned).
 func Run(t testing.TB, bin string, env []string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	return run(t, limits{RunTimeout, runWaitDelay, MaxOutput}, bin, env, args...)
