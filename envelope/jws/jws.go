@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/signet-dev/signet/signature"
 )
@@ -195,6 +196,9 @@ func (Format) Decode(raw []byte) (*signature.Content, error) {
 	if len(raw) > maxEnvelopeBytes {
 		return nil, envErr("JWS-1", fmt.Sprintf("envelope is %d bytes, over the limit of %d", len(raw), maxEnvelopeBytes), nil)
 	}
+	if !utf8.Valid(raw) {
+		return nil, envErr("JWS-1", "envelope is not valid UTF-8 JSON", nil)
+	}
 	top, err := decodeObject(raw)
 	if err != nil {
 		return nil, envErr("JWS-1", "envelope is not a JWS JSON object", err)
@@ -239,6 +243,9 @@ func (Format) Decode(raw []byte) (*signature.Content, error) {
 		return nil, err
 	}
 
+	if !utf8.Valid(protectedRaw) {
+		return nil, envErr("JWS-4", "protected header is not valid UTF-8", nil)
+	}
 	hdr, err := decodeObject(protectedRaw)
 	if err != nil {
 		return nil, envErr("JWS-4", "protected header is not a JSON object", err)
@@ -259,7 +266,7 @@ func (Format) Decode(raw []byte) (*signature.Content, error) {
 	if err := decodeProtected(hdr, c); err != nil {
 		return nil, err
 	}
-	if payload[0] != '{' {
+	if payload[0] != '{' || !utf8.Valid(payload) {
 		return nil, envErr("JWS-8", "payload is not a JSON object", nil)
 	}
 	if _, err := decodeObject(payload); err != nil {
