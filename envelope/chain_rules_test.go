@@ -251,4 +251,3 @@ func TestTamperingTargeted(t *testing.T) {
 		}
 	}
 }
-
