@@ -92,7 +92,7 @@ type step struct {
 	// fixed, when set, is the action regardless of policy (integrity and the
 	// payload checks are always enforced).
 	fixed trustpolicy.Action
-	run   func(ctx context.Context, r *run) error
+	run   func(r *run, ctx context.Context) error
 }
 
 // notChecked marks a check that was not performed; it never fails.
@@ -129,7 +129,7 @@ func (r *run) pipeline(ctx context.Context) {
 			c.Status = StatusSkipped
 			c.Reason = "skipped by the trust policy"
 		default:
-			err := s.run(ctx, r)
+			err := s.run(r, ctx)
 			var nc notChecked
 			switch {
 			case err == nil:
