@@ -608,3 +608,38 @@ func TestValidateTimestampingChain(t *testing.T) {
 		checkChainErr(t, signature.ValidateTimestampingChain(chain, time.Now().Add(-10*time.Hour)), "TSACERT-1", 0, chain)
 	})
 }
+
+// FuzzValidateCodeSigningChain feeds concatenated DER certificates to both
+// chain validators: they must never panic, and a chain they accept must
+// have a leaf with an allowed key.
+func FuzzValidateCodeSigningChain(f *testing.F) {
+	for _, kt := range []testpki.KeyType{"rsa-2048", "ec-256", "ec-521"} {
+		ch := testpki.NewChain(f, kt)
+		var der []byte
+		for _, c := range ch.Certs() {
+			der = append(der, c.Raw...)
+		}
+		f.Add(der)
+		f.Add(ch.Leaf.Cert.Raw)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		certs, err := x509.ParseCertificates(data)
+		if err != nil {
+			return
+		}
+		for _, validate := range []func([]*x509.Certificate, time.Time) error{signature.ValidateCodeSigningChain, signature.ValidateTimestampingChain} {
+			for _, at := range []time.Time{{}, time.Now()} {
+				err := validate(certs, at)
+				if err == nil {
+					if _, kerr := signature.KeySpecFromCertificate(certs[0]); kerr != nil {
+						t.Fatalf("accepted a leaf with key %T", certs[0].PublicKey)
+					}
+					continue
+				}
+				if !errors.Is(err, signature.ErrInvalidChain) {
+					t.Fatalf("error does not wrap ErrInvalidChain: %v", err)
+				}
+			}
+		}
+	})
+}
