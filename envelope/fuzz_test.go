@@ -86,7 +86,9 @@ func FuzzJWSOpen(f *testing.F) {
 	for _, protected := range []string{
 		hdr(func(h map[string]any) { h["crit"] = []string{"x"}; h["x"] = 1 }),
 		hdr(func(h map[string]any) { h["alg"] = "none" }),
-		hdr(func(h map[string]any) { h["crit"] = []string{signature.HeaderSigningScheme, signature.HeaderSigningTime} }),
+		hdr(func(h map[string]any) {
+			h["crit"] = []string{signature.HeaderSigningScheme, signature.HeaderSigningTime}
+		}),
 		hdr(func(h map[string]any) {
 			h[signature.HeaderExpiry] = now.Format(time.RFC3339)
 			h["crit"] = []string{signature.HeaderSigningScheme, signature.HeaderExpiry}
@@ -120,7 +122,9 @@ func FuzzCOSEOpen(f *testing.F) {
 	// Malformed cases, each validly signed.
 	for _, p := range [][]byte{
 		prot(func(p map[any]any) { p[signature.HeaderSigningTime] = now.Unix() }),
-		prot(func(p map[any]any) { p[signature.HeaderSigningTime] = cbor.Tag{Number: 0, Content: now.Format(time.RFC3339)} }),
+		prot(func(p map[any]any) {
+			p[signature.HeaderSigningTime] = cbor.Tag{Number: 0, Content: now.Format(time.RFC3339)}
+		}),
 		prot(func(p map[any]any) { p[int64(2)] = []any{int64(1)} }),
 		prot(func(p map[any]any) { p[int64(3)] = uint64(50) }),
 		prot(func(p map[any]any) { p[int64(1)] = int64(-8) }),
