@@ -596,3 +596,24 @@ func isNotaryHeader(k string) bool {
 func envErr(rule, msg string, err error) *signature.EnvelopeError {
 	return &signature.EnvelopeError{Rule: rule, Msg: "cose: " + msg, Err: err}
 }
+
+// AddTimestamp returns raw with token set as the unprotected header
+// io.cncf.notary.timestampSignature (bstr, COSE-4). The protected header,
+// payload and signature are kept byte for byte. raw must be a COSE
+// envelope; use envelope.AddTimestamp, which also verifies it.
+func (Format) AddTimestamp(raw, token []byte) ([]byte, error) {
+	if len(raw) > maxEnvelopeBytes {
+		return nil, envErr("COSE-1", "envelope is over the size limit", nil)
+	}
+	var msg gocose.Sign1Message
+	if err := msg.UnmarshalCBOR(raw); err != nil {
+		return nil, envErr("COSE-6", "malformed COSE_Sign1_Tagged object", err)
+	}
+	msg.Headers.Unprotected[signature.HeaderTimestampSignature] = token
+	msg.Headers.RawUnprotected = nil // re-encode the unprotected bucket
+	out, err := msg.MarshalCBOR()
+	if err != nil {
+		return nil, fmt.Errorf("cose: encode: %w", err)
+	}
+	return out, nil
+}

@@ -502,3 +502,23 @@ func decodeStdB64(s string) ([]byte, error) {
 func envErr(rule, msg string, err error) *signature.EnvelopeError {
 	return &signature.EnvelopeError{Rule: rule, Msg: "jws: " + msg, Err: err}
 }
+
+// AddTimestamp returns raw with token set as the unprotected header
+// io.cncf.notary.timestampSignature (standard base64, JWS-6). The signed
+// members are copied verbatim. raw must be a JWS envelope; use
+// envelope.AddTimestamp, which also verifies it.
+func (Format) AddTimestamp(raw, token []byte) ([]byte, error) {
+	if len(raw) > maxEnvelopeBytes {
+		return nil, envErr("JWS-1", "envelope is over the size limit", nil)
+	}
+	top, err := decodeObject(raw)
+	if err != nil {
+		return nil, envErr("JWS-1", "envelope is not a JWS JSON object", err)
+	}
+	h, ok := top[memberHeader].(map[string]any)
+	if !ok {
+		return nil, envErr("JWS-6", `"header" is missing or not a JSON object`, nil)
+	}
+	h[signature.HeaderTimestampSignature] = base64.StdEncoding.EncodeToString(token)
+	return marshalJSON(top)
+}
