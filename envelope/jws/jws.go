@@ -423,7 +423,10 @@ func checkCrit(hdr map[string]any, scheme signature.SigningScheme) (map[string]b
 		if registeredHeaders[name] {
 			return nil, envErr("JWS-5", fmt.Sprintf("registered header %q must not be listed in crit", name), nil)
 		}
-		if _, present := hdr[name]; !present || name == signature.HeaderSigningTime {
+		if name == signature.HeaderSigningTime {
+			return nil, envErr("JWS-5", fmt.Sprintf("%q header must not be marked critical", name), nil)
+		}
+		if _, present := hdr[name]; !present {
 			return nil, envErr("JWS-5", fmt.Sprintf("%q header is marked critical but not present", name), nil)
 		}
 		crit[name] = true
