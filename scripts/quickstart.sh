@@ -17,7 +17,7 @@ signet cert generate-test --default demo
 signet blob policy init --name demo --global --trust-store ca:demo \
 	--trusted-identity "x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=demo"
 echo "hello, signet" > "$WORK/hello.txt"
-signet blob sign --media-type text/plain -m team=demo -e 24h "$WORK/hello.txt"
+signet blob sign --signature-directory "$WORK" --media-type text/plain -m team=demo -e 24h "$WORK/hello.txt"
 signet blob verify --signature "$WORK/hello.txt.jws.sig" --media-type text/plain -m team=demo "$WORK/hello.txt"
 signet blob inspect "$WORK/hello.txt.jws.sig"
 

@@ -43,8 +43,8 @@ func newBlobSignCmd(env *Env) *cobra.Command {
 		Long: `Sign a file with a detached signature. The file is hashed as it is read, with
 the digest algorithm the signing key implies (SHA-256 for RSA-2048 and EC P-256,
 SHA-384 for RSA-3072 and P-384, SHA-512 for RSA-4096 and P-521). The signature
-is written next to the file, or into --signature-directory, as
-<file name>.jws.sig or <file name>.cose.sig.`,
+is written into --signature-directory (default: the current directory, as
+notation does) as <file name>.jws.sig or <file name>.cose.sig.`,
 		Example: `  signet blob sign ./release.tar.gz
   signet blob sign --key release --signature-format cose --media-type application/gzip -m build=42 ./release.tar.gz`,
 		Args: exactArgs(1, "one file"),
@@ -53,7 +53,7 @@ is written next to the file, or into --signature-directory, as
 	o.signFlags.AddFlags(cmd, env)
 	o.output.AddFlags(cmd)
 	cmd.Flags().StringVar(&o.mediaType, "media-type", signet.DefaultBlobMediaType, "media type of the file, signed into the payload")
-	cmd.Flags().StringVar(&o.sigDir, "signature-directory", "", "directory to write the signature into (default: the file's directory)")
+	cmd.Flags().StringVar(&o.sigDir, "signature-directory", ".", "directory to write the signature into")
 	cmd.Flags().BoolVar(&o.force, "force", false, "overwrite an existing signature file")
 	return cmd
 }
@@ -78,11 +78,7 @@ func runBlobSign(cmd *cobra.Command, env *Env, o *blobSignOpts, path string) err
 	if err != nil {
 		return err
 	}
-	sigDir := o.sigDir
-	if sigDir == "" {
-		sigDir = filepath.Dir(path)
-	}
-	sigPath := filepath.Join(sigDir, filepath.Base(path)+"."+sigExtension(f.MediaType())+".sig")
+	sigPath := filepath.Join(o.sigDir, filepath.Base(path)+"."+sigExtension(f.MediaType())+".sig")
 	if !o.force {
 		if _, err := os.Lstat(sigPath); err == nil {
 			return usageErr(fmt.Errorf("signature file %s already exists: use --force to overwrite it", sigPath))

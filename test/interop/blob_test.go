@@ -54,7 +54,7 @@ func TestBlobInterop(t *testing.T) {
 					if signer == "notation" {
 						sign, verify, other = w.Notation, w.Signet, "signet"
 					}
-					must(t, sign("blob", "sign", "--key", keys[kt], "--signature-format", format,
+					must(t, sign("blob", "sign", "--signature-directory", dir, "--key", keys[kt], "--signature-format", format,
 						"--media-type", "application/x-tar", "-m", "team=blue", "-e", "24h", blob), signer+" blob sign")
 					sig := blob + "." + format + ".sig"
 					if _, err := os.Stat(sig); err != nil {
@@ -99,7 +99,7 @@ func TestBlobRejectedByBoth(t *testing.T) {
 			if signer == "notation" {
 				sign = w.Notation
 			}
-			must(t, sign("blob", "sign", "--key", keys["ec-384"], "--signature-format", format, "-m", "team=blue", blob), signer+" blob sign")
+			must(t, sign("blob", "sign", "--signature-directory", dir, "--key", keys["ec-384"], "--signature-format", format, "-m", "team=blue", blob), signer+" blob sign")
 			sig := blob + "." + format + ".sig"
 			cases := []struct {
 				name string
@@ -148,12 +148,13 @@ func TestBlobExpired(t *testing.T) {
 	w, keys := blobWorld(t)
 	for _, signer := range []string{"signet", "notation"} {
 		t.Run(signer, func(t *testing.T) {
-			blob := writeFile(t, t.TempDir(), "short.txt", []byte("short-lived"))
+			dir := t.TempDir()
+			blob := writeFile(t, dir, "short.txt", []byte("short-lived"))
 			sign := w.Signet
 			if signer == "notation" {
 				sign = w.Notation
 			}
-			must(t, sign("blob", "sign", "--key", keys["ec-256"], "-e", "1s", blob), "sign")
+			must(t, sign("blob", "sign", "--signature-directory", dir, "--key", keys["ec-256"], "-e", "1s", blob), "sign")
 			time.Sleep(2100 * time.Millisecond)
 			args := []string{"blob", "verify", "--signature", blob + ".jws.sig", blob}
 			if r := w.Notation(args...); r.code == 0 {
@@ -182,8 +183,9 @@ func TestBlobPolicyFromNotation(t *testing.T) {
 	if !strings.Contains(string(data), "named-only") {
 		t.Fatalf("notation wrote an unexpected policy: %s", data)
 	}
-	blob := writeFile(t, t.TempDir(), "x.txt", []byte("x"))
-	must(t, w.Notation("blob", "sign", "--key", "named", blob), "notation blob sign")
+	dir := t.TempDir()
+	blob := writeFile(t, dir, "x.txt", []byte("x"))
+	must(t, w.Notation("blob", "sign", "--signature-directory", dir, "--key", "named", blob), "notation blob sign")
 	sig := blob + ".jws.sig"
 	must(t, w.Signet("blob", "verify", "--policy-name", "named-only", "--signature", sig, blob), "signet verify by policy name")
 	// Without a name and without a global policy both refuse.

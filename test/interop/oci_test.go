@@ -165,6 +165,8 @@ func TestOCILayoutRejectedByBoth(t *testing.T) {
 		// prepare edits the layout or the configuration after signing and
 		// returns the verify arguments that must fail.
 		prepare func(t *testing.T, dir, ref, format string) []string
+		// want is what signet's error must name.
+		want string
 	}{
 		{"tampered envelope", func(t *testing.T, dir, ref, format string) []string {
 			d := ref[strings.LastIndex(ref, "@")+1:]
@@ -172,7 +174,7 @@ func TestOCILayoutRejectedByBoth(t *testing.T) {
 				return flipSignatureByte(t, m.Layers[0].MediaType, env)
 			})
 			return nil
-		}},
+		}, "integrity check failed"},
 		{"signature manifest moved to another artifact", func(t *testing.T, dir, ref, format string) []string {
 			// The signature of image A is re-attached to image B: the
 			// manifest's subject says B, the signed payload says A.
@@ -183,19 +185,19 @@ func TestOCILayoutRejectedByBoth(t *testing.T) {
 				return env
 			})
 			return []string{dir + "@" + other.Digest.String()}
-		}},
+		}, "targetArtifact check failed"},
 		{"wrong trust store", func(t *testing.T, dir, ref, format string) []string {
 			w.ociPolicy(scope, []string{"ca:other"}, []string{"*"}, "strict", nil)
 			return nil
-		}},
+		}, "authenticity check failed"},
 		{"identity mismatch", func(t *testing.T, dir, ref, format string) []string {
 			w.ociPolicy(scope, []string{"ca:good"}, []string{"x509.subject: C=US, ST=WA, O=acme, CN=someone-else"}, "strict", nil)
 			return nil
-		}},
+		}, "someone-else"},
 		{"scope mismatch", func(t *testing.T, dir, ref, format string) []string {
 			return []string{"--scope", "localhost:5000/interop/other", ref}
-		}},
-		{"expired signature", nil},
+		}, "no applicable"},
+		{"expired signature", nil, "expiry check failed"},
 	}
 	for _, signer := range []string{"signet", "notation"} {
 		for _, format := range []string{"jws", "cose"} {
@@ -230,8 +232,8 @@ func TestOCILayoutRejectedByBoth(t *testing.T) {
 					if s.code != 1 {
 						t.Errorf("signet: want exit 1 (not trusted), got %s", s)
 					}
-					if !strings.Contains(s.stderr, "Error:") {
-						t.Errorf("signet gave no error line: %s", s)
+					if !strings.Contains(s.stderr, "Error:") || !strings.Contains(s.stderr, tc.want) {
+						t.Errorf("signet's error does not name %q: %s", tc.want, s)
 					}
 				})
 			}
