@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -15,12 +17,15 @@ import (
 // artifact unless the caller says otherwise (the reference's default).
 const DefaultMaxSignatures = 100
 
-// ListSignatures lists the signature manifests that refer to subject, in the
-// order the target returns them (DISC-5), both the artifactType form and the
-// config form (MAN-8). It uses the Referrers API where the target has one and
-// the target's predecessors otherwise (OCI layouts). At most max descriptors
-// are returned; max <= 0 means DefaultMaxSignatures. truncated reports that
-// more signatures exist than were returned.
+// ListSignatures lists the signature manifests that refer to subject, both
+// the artifactType form and the config form (MAN-8). It uses the Referrers
+// API where the target has one, in the order the registry returns them
+// (DISC-5), and the target's predecessors otherwise (OCI layouts), which
+// have no order of their own: those are sorted oldest first by their
+// org.opencontainers.image.created annotation, then by digest, so that
+// listing and verification are repeatable. At most max descriptors are
+// returned; max <= 0 means DefaultMaxSignatures. truncated reports that more
+// signatures exist than were returned.
 func ListSignatures(ctx context.Context, t content.ReadOnlyGraphStorage, subject ocispec.Descriptor, max int) (sigs []ocispec.Descriptor, truncated bool, err error) {
 	if max <= 0 {
 		max = DefaultMaxSignatures
@@ -28,6 +33,14 @@ func ListSignatures(ctx context.Context, t content.ReadOnlyGraphStorage, subject
 	all, err := orasregistry.Referrers(ctx, t, subject, signature.ArtifactType)
 	if err != nil {
 		return nil, false, fmt.Errorf("list signatures of %s: %w", subject.Digest, err)
+	}
+	if _, ok := t.(orasregistry.ReferrerLister); !ok {
+		slices.SortStableFunc(all, func(a, b ocispec.Descriptor) int {
+			if c := strings.Compare(a.Annotations[AnnotationCreated], b.Annotations[AnnotationCreated]); c != 0 {
+				return c
+			}
+			return strings.Compare(string(a.Digest), string(b.Digest))
+		})
 	}
 	for _, d := range all {
 		if d.ArtifactType != signature.ArtifactType {

@@ -16,26 +16,10 @@ import (
 	"github.com/signet-dev/signet/envelope"
 	"github.com/signet-dev/signet/internal/testpki"
 	"github.com/signet-dev/signet/signature"
-	"github.com/signet-dev/signet/truststore"
+	"github.com/signet-dev/signet/signer"
 	"github.com/signet-dev/signet/trustpolicy"
+	"github.com/signet-dev/signet/truststore"
 )
-
-// keySigner signs with an in-memory key (the test's own signature.Signer).
-type keySigner struct {
-	key   crypto.Signer
-	chain []*x509.Certificate
-}
-
-func (s *keySigner) KeySpec(context.Context) (signature.KeySpec, error) {
-	return signature.KeySpecFromCertificate(s.chain[0])
-}
-func (s *keySigner) CertificateChain(context.Context) ([]*x509.Certificate, error) {
-	return s.chain, nil
-}
-func (s *keySigner) Sign(ctx context.Context, m []byte) ([]byte, error) {
-	ks, _ := s.KeySpec(ctx)
-	return signature.SignMessage(ks.Algorithm(), s.key, m)
-}
 
 // memStore is a truststore.Store over a map "type:name" -> certificates.
 type memStore map[string][]*x509.Certificate
@@ -75,7 +59,7 @@ func (f *fixture) sign(t *testing.T, format string, leaf *testpki.Issued, opts .
 		payload.TargetArtifact.MediaType, payload.TargetArtifact.Digest, payload.TargetArtifact.Size))
 	req := &signature.SignRequest{
 		Payload:     raw,
-		Signer:      &keySigner{key: leaf.Key, chain: []*x509.Certificate{leaf.Cert, f.chain.Intermediate.Cert, f.chain.Root.Cert}},
+		Signer:      mustLocal(t, leaf.Key, []*x509.Certificate{leaf.Cert, f.chain.Intermediate.Cert, f.chain.Root.Cert}),
 		SigningTime: time.Now().Truncate(time.Second),
 	}
 	for _, o := range opts {
@@ -90,6 +74,15 @@ func (f *fixture) sign(t *testing.T, format string, leaf *testpki.Issued, opts .
 		t.Fatal(err)
 	}
 	return env
+}
+
+func mustLocal(t *testing.T, key crypto.Signer, chain []*x509.Certificate) *signer.Local {
+	t.Helper()
+	l, err := signer.NewLocal(key, chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 func statement(level string, override map[trustpolicy.ValidationType]trustpolicy.Action, stores, ids []string) *trustpolicy.Statement {
@@ -317,7 +310,9 @@ func TestAlwaysEnforced(t *testing.T) {
 	t.Run("other artifact", func(t *testing.T) {
 		v := &Verifier{Store: f.store}
 		r, err := v.Verify(context.Background(), Input{Statement: audit, MediaType: signature.MediaTypeJWS, Envelope: env,
-			CheckTarget: func(context.Context, ocispec.Descriptor, *signature.Content) error { return errors.New("not this artifact") }})
+			CheckTarget: func(context.Context, ocispec.Descriptor, *signature.Content) error {
+				return errors.New("not this artifact")
+			}})
 		if err != nil {
 			t.Fatal(err)
 		}
