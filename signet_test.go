@@ -22,8 +22,8 @@ import (
 	"github.com/signet-dev/signet/registry"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/signer"
-	"github.com/signet-dev/signet/truststore"
 	"github.com/signet-dev/signet/trustpolicy"
+	"github.com/signet-dev/signet/truststore"
 	"github.com/signet-dev/signet/verifier"
 )
 
@@ -353,4 +353,3 @@ func BenchmarkDescribeBlob(b *testing.B) {
 		})
 	}
 }
-
