@@ -94,7 +94,7 @@ fuzz_all() {
 	for target in "${targets[@]}"; do
 		read -r pkg name <<<"$target"
 		start=$SECONDS
-		if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" >"$out" 2>&1; then
+		if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg" >"$out" 2>&1; then
 			printf '  ok    %3ds  %s %s\n' "$((SECONDS - start))" "$pkg" "$name"
 		else
 			cat "$out"
