@@ -84,7 +84,7 @@ Project trust store and trust policy. It reads notation's configuration files.`,
 	root.PersistentFlags().BoolVarP(&env.debug, "debug", "d", false, "print debug records of each step")
 	root.PersistentFlags().BoolVarP(&env.verbose, "verbose", "v", false, "print informational records")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageErr(fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath()))
+		return withHint(usageErr(err), fmt.Sprintf("run '%s --help' for usage", c.CommandPath()))
 	})
 	root.AddCommand(
 		newSignCmd(env),
@@ -104,7 +104,8 @@ Project trust store and trust policy. It reads notation's configuration files.`,
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usageErr(fmt.Errorf("%s requires %s (got %d arguments)\nRun '%s --help' for usage", cmd.CommandPath(), what, len(args), cmd.CommandPath()))
+			return withHint(usageErr(fmt.Errorf("%s requires %s (got %d arguments)", cmd.CommandPath(), what, len(args))),
+				fmt.Sprintf("run '%s --help' for usage", cmd.CommandPath()))
 		}
 		return nil
 	}
