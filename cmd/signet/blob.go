@@ -174,7 +174,7 @@ func runBlobVerify(cmd *cobra.Command, env *Env, o *blobVerifyOpts, path string)
 	}
 	policy, _, err := trustpolicy.LoadBlob(dir.Path)
 	if err != nil {
-		return withHint(err, "write a blob trust policy with 'signet blob policy init' or 'signet blob policy import FILE'")
+		return policyLoadError(err, "signet blob policy")
 	}
 	out, err := signet.VerifyBlob(cmd.Context(), signet.FileOpener(path), f.MediaType(), env0, signet.VerifyBlobOptions{
 		Policy: policy, Verifier: newVerifier(env, dir), PolicyName: o.policyName, MediaType: o.mediaType, UserMetadata: md,

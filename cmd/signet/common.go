@@ -13,6 +13,7 @@ import (
 	"github.com/signet-dev/signet/envelope"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/signer"
+	"github.com/signet-dev/signet/trustpolicy"
 	"github.com/signet-dev/signet/truststore"
 	"github.com/signet-dev/signet/verifier"
 )
@@ -144,6 +145,19 @@ func explainFailure(err error, failed verifier.Check, policy string) error {
 		return withHint(msg, h)
 	}
 	return msg
+}
+
+// policyLoadError adds the hint that fits a trust policy that could not be
+// loaded: write one when it is absent, correct it when it is invalid. cmd is
+// "signet policy" or "signet blob policy".
+func policyLoadError(err error, cmd string) error {
+	if errors.Is(err, trustpolicy.ErrPolicyNotFound) {
+		return withHint(err, fmt.Sprintf("write a trust policy with '%s init' or '%s import FILE'", cmd, cmd))
+	}
+	if errors.Is(err, trustpolicy.ErrInvalidPolicy) {
+		return withHint(err, fmt.Sprintf("correct the file ('%s show' prints it with its errors) or replace it with '%s import --force FILE'", cmd, cmd))
+	}
+	return err
 }
 
 var errNoRegistry = errors.New("remote registries are not supported yet: use --oci-layout with an OCI image layout directory")

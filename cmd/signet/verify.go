@@ -72,7 +72,7 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, ref string) error {
 	}
 	policy, _, err := trustpolicy.LoadOCI(dir.Path)
 	if err != nil {
-		return withHint(err, "write an OCI trust policy with 'signet policy init' or 'signet policy import FILE'")
+		return policyLoadError(err, "signet policy")
 	}
 	ctx := cmd.Context()
 	store, err := registry.OpenLayout(ctx, lref.Dir)
