@@ -22,6 +22,20 @@ type Target interface {
 	content.PredecessorFinder
 }
 
+// resolve resolves reference in t, classifying the failure: content altered
+// under its digest means the artifact is not trusted; anything else is I/O.
+func resolve(ctx context.Context, t Target, reference string) (ocispec.Descriptor, error) {
+	desc, err := registry.ResolveManifest(ctx, t, reference)
+	switch {
+	case err == nil:
+		return desc, nil
+	case errors.Is(err, registry.ErrDigestMismatch):
+		return desc, fmt.Errorf("%w: %w", ErrNotTrusted, err)
+	default:
+		return desc, errors.Join(ErrIO, err)
+	}
+}
+
 // SignOCIOptions configure SignOCI.
 type SignOCIOptions struct {
 	SignOptions
@@ -34,9 +48,9 @@ type SignOCIOptions struct {
 // signature as its referrer (§6.1). reference is a digest or a tag; a tag is
 // resolved once and the digest is used from then on (SIGN-1, PUSH-5).
 func SignOCI(ctx context.Context, t Target, reference string, opts SignOCIOptions) (*Signed, error) {
-	desc, err := registry.ResolveManifest(ctx, t, reference)
+	desc, err := resolve(ctx, t, reference)
 	if err != nil {
-		return nil, errors.Join(ErrIO, err)
+		return nil, err
 	}
 	s, err := signDescriptor(ctx, desc, opts.SignOptions)
 	if err != nil {
@@ -78,9 +92,9 @@ func VerifyOCI(ctx context.Context, t Target, reference string, opts VerifyOCIOp
 		return nil, err
 	}
 	out := newOutcome(stmt)
-	desc, err := registry.ResolveManifest(ctx, t, reference)
+	desc, err := resolve(ctx, t, reference)
 	if err != nil {
-		return nil, errors.Join(ErrIO, err)
+		return nil, err
 	}
 	out.Artifact = desc.Digest.String()
 	if stmt.IsSkip() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/oci"
 )
 
@@ -68,9 +69,22 @@ type Resolver interface {
 	Resolve(ctx context.Context, reference string) (ocispec.Descriptor, error)
 }
 
+// ManifestSource resolves references and fetches the manifests they name.
+type ManifestSource interface {
+	Resolver
+	content.Fetcher
+}
+
+// ErrDigestMismatch means content does not hash to the digest that names
+// it: it was altered in place.
+var ErrDigestMismatch = errors.New("content does not match its digest")
+
 // ResolveManifest resolves reference once (VER-1, SIGN-1): a tag to the
-// digest it names now, or a digest to its descriptor.
-func ResolveManifest(ctx context.Context, r Resolver, reference string) (ocispec.Descriptor, error) {
+// digest it names now, or a digest to its descriptor. It then reads the
+// manifest (at most MaxManifestBytes) and checks that it hashes to its
+// digest, so that a manifest altered in place is refused (wrapping
+// ErrDigestMismatch) rather than signed or verified by name only.
+func ResolveManifest(ctx context.Context, r ManifestSource, reference string) (ocispec.Descriptor, error) {
 	desc, err := r.Resolve(ctx, reference)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("resolve %s: %w", reference, err)
@@ -85,5 +99,9 @@ func ResolveManifest(ctx context.Context, r Resolver, reference string) (ocispec
 	default:
 		return ocispec.Descriptor{}, fmt.Errorf("%s resolves to %s of media type %q, which is not a manifest", reference, desc.Digest, desc.MediaType)
 	}
-	return ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}, nil
+	desc = ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	if _, err := fetchBounded(ctx, r, desc, MaxManifestBytes); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("read manifest %s: %w", desc.Digest, err)
+	}
+	return desc, nil
 }

@@ -213,10 +213,10 @@ func fetchBounded(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 		return nil, fmt.Errorf("content %s exceeds %d bytes", desc.Digest, max)
 	}
 	if int64(len(data)) != desc.Size {
-		return nil, fmt.Errorf("content %s is %d bytes, descriptor says %d", desc.Digest, len(data), desc.Size)
+		return nil, fmt.Errorf("%w: %s is %d bytes, its descriptor says %d", ErrDigestMismatch, desc.Digest, len(data), desc.Size)
 	}
 	if got := desc.Digest.Algorithm().FromBytes(data); got != desc.Digest {
-		return nil, fmt.Errorf("content digest %s does not match descriptor %s", got, desc.Digest)
+		return nil, fmt.Errorf("%w: %s hashes to %s", ErrDigestMismatch, desc.Digest, got)
 	}
 	return data, nil
 }

@@ -246,3 +246,27 @@ func TestResolveManifest(t *testing.T) {
 		t.Error("opened a directory that is not a layout")
 	}
 }
+
+// lyingSource resolves every reference to desc and serves data for it: a
+// store whose content was altered in place.
+type lyingSource struct {
+	blobs
+	desc ocispec.Descriptor
+}
+
+func (l lyingSource) Resolve(context.Context, string) (ocispec.Descriptor, error) { return l.desc, nil }
+
+// TestResolveManifestDigestMismatch: a manifest whose bytes no longer hash
+// to its digest is refused (THR "registry serves a different artifact").
+func TestResolveManifestDigestMismatch(t *testing.T) {
+	good := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}`)
+	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, good)
+	bad := bytes.Replace(good, []byte("2"), []byte("3"), 1)
+	_, err := ResolveManifest(context.Background(), lyingSource{blobs{desc.Digest: bad}, desc}, desc.Digest.String())
+	if !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := ResolveManifest(context.Background(), lyingSource{blobs{desc.Digest: good}, desc}, desc.Digest.String()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,6 +3,8 @@ package interop
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -186,6 +188,20 @@ func TestOCILayoutRejectedByBoth(t *testing.T) {
 			})
 			return []string{dir + "@" + other.Digest.String()}
 		}, "targetArtifact check failed"},
+		{"tampered artifact manifest", func(t *testing.T, dir, ref, format string) []string {
+			// The signed image manifest's bytes change under its digest.
+			d := digestOf(t, ref[strings.LastIndex(ref, "@")+1:])
+			p := filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded())
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw = []byte(strings.Replace(string(raw), "tar+gzip", "tar+zstd", 1))
+			if err := os.WriteFile(p, raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}, "mismatched digest"},
 		{"wrong trust store", func(t *testing.T, dir, ref, format string) []string {
 			w.ociPolicy(scope, []string{"ca:other"}, []string{"*"}, "strict", nil)
 			return nil
@@ -229,8 +245,12 @@ func TestOCILayoutRejectedByBoth(t *testing.T) {
 					if n.code == 0 {
 						t.Errorf("notation accepted: %s", n)
 					}
-					if s.code != 1 {
-						t.Errorf("signet: want exit 1 (not trusted), got %s", s)
+					wantCode := 1
+					if tc.name == "tampered artifact manifest" {
+						wantCode = 3 // the layout itself is corrupt: it cannot be read
+					}
+					if s.code != wantCode {
+						t.Errorf("signet: want exit %d, got %s", wantCode, s)
 					}
 					if !strings.Contains(s.stderr, "Error:") || !strings.Contains(s.stderr, tc.want) {
 						t.Errorf("signet's error does not name %q: %s", tc.want, s)
