@@ -162,11 +162,18 @@ func newCertShowCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
+			// The member names follow the camelCase of every other -o json
+			// document (docs/json.md).
 			type info struct {
-				Subject, Issuer, SHA256Fingerprint, NotBefore, NotAfter, KeySpec string
-				IsCA                                                             bool
+				Subject           string `json:"subject"`
+				Issuer            string `json:"issuer"`
+				SHA256Fingerprint string `json:"sha256Fingerprint"`
+				NotBefore         string `json:"notBefore"`
+				NotAfter          string `json:"notAfter"`
+				KeySpec           string `json:"keySpec"`
+				IsCA              bool   `json:"isCA"`
 			}
-			var out []info
+			out := []info{}
 			for _, c := range certs {
 				sum := sha256.Sum256(c.Raw)
 				ks := "unsupported"
