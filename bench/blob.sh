@@ -40,7 +40,8 @@ measure() {
 	local name=$1; shift
 	local best="" rss="" i out t m
 	for ((i = 0; i < RUNS; i++)); do
-		out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+		/usr/bin/time -o "$WORK/time" -f '%e %M' "$@" >/dev/null 2>&1 || { echo "$name failed" >&2; return 1; }
+		out=$(tail -1 "$WORK/time")
 		t=${out% *}; m=${out#* }
 		if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; rss=$m; fi
 	done
