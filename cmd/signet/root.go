@@ -60,9 +60,6 @@ func (e *Env) logger() *slog.Logger {
 func Main(ctx context.Context, args []string, env *Env) int {
 	root := newRootCmd(env)
 	root.SetArgs(args)
-	root.SetIn(env.Stdin)
-	root.SetOut(env.Stdout)
-	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -81,6 +78,10 @@ Project trust store and trust policy. It reads notation's configuration files.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// Streams first: the completion command binds its writer when added.
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
 	root.PersistentFlags().BoolVarP(&env.debug, "debug", "d", false, "print debug records of each step")
 	root.PersistentFlags().BoolVarP(&env.verbose, "verbose", "v", false, "print informational records")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -97,7 +98,33 @@ Project trust store and trust policy. It reads notation's configuration files.`,
 		newKeyCmd(env),
 		newVersionCmd(env),
 	)
+	// Add cobra's completion command now rather than at Execute, so that
+	// it gets the same treatment as the other command groups.
+	root.InitDefaultCompletionCmd()
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// rejectUnknownSubcommands makes every command group below the root fail
+// with a usage error when its first argument names no subcommand. cobra
+// checks this only at the root; below it a group prints its help and exits
+// 0, so a mistyped `signet blob verfy ...` would succeed. A group called
+// with no argument still prints its help.
+func rejectUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+	if !cmd.HasParent() || !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		return withHint(usageErr(fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())),
+			fmt.Sprintf("run '%s --help' for its commands", c.CommandPath()))
+	}
 }
 
 // exactArgs is cobra.ExactArgs returning a usage error.
