@@ -248,3 +248,32 @@ func TestExitCodes(t *testing.T) {
 	// The world itself still verifies: no case above changed it.
 	w.c.must("blob", "verify", "-m", "team=blue", "--signature", w.sig, w.blob)
 }
+
+// TestUnknownSubcommand: a mistyped subcommand is a usage error at every
+// level, not a help page with exit 0; a bare group prints its help.
+func TestUnknownSubcommand(t *testing.T) {
+	c := newCLI(t)
+	tests := []struct {
+		name       string
+		args       []string
+		want, hint string
+	}{
+		{name: "root", args: []string{"verfy"}, want: `unknown command "verfy" for "signet"`},
+		{name: "blob", args: []string{"blob", "verfy", "x"}, want: `unknown command "verfy" for "signet blob"`, hint: "run 'signet blob --help'"},
+		{name: "blob policy", args: []string{"blob", "policy", "shwo"}, want: `unknown command "shwo" for "signet blob policy"`, hint: "run 'signet blob policy --help'"},
+		{name: "cert alias", args: []string{"cert", "lst"}, want: `unknown command "lst" for "signet certificate"`, hint: "run 'signet certificate --help'"},
+		{name: "key", args: []string{"key", "remove", "a"}, want: `unknown command "remove" for "signet key"`, hint: "run 'signet key --help'"},
+		{name: "completion", args: []string{"completion", "tcsh"}, want: `unknown command "tcsh" for "signet completion"`, hint: "run 'signet completion --help'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkFailure(t, c.run(tt.args...), exitUsage, tt.want, tt.hint)
+		})
+	}
+	for _, group := range [][]string{{"blob"}, {"key"}, {"cert"}, {"policy"}, {"blob", "policy"}, {"completion"}} {
+		r := c.must(group...)
+		if !strings.Contains(r.stdout, "Available Commands:") {
+			t.Errorf("signet %v printed no help:\n%s", group, r)
+		}
+	}
+}

@@ -310,7 +310,7 @@ func TestBlobInspectJSON(t *testing.T) {
 func TestOCIJSON(t *testing.T) {
 	c := newCLI(t)
 	now := fixedClock(c)
-	c.must("cert", "generate-test", "--default", "demo")
+	c.must("cert", "generate-test", "--key-type", "ec-256", "--default", "demo")
 	c.ociPolicy(scoped(statement("local", "strict", []string{"ca:demo"}, []string{"*"}), "example.com/app"))
 	layout, dg := newLayout(t)
 	ref := layout + "@" + dg.String()
