@@ -138,6 +138,12 @@ func TestExitCodes(t *testing.T) {
 		// BTP-4 [REF]: a blank name is a usage error, not "not found".
 		{name: "empty --policy-name", args: []string{"blob", "verify", "--policy-name", "", "--signature", w.sig, w.blob}, code: exitUsage, wantErr: "--policy-name cannot be empty"},
 		{name: "blank --policy-name", args: []string{"blob", "verify", "--policy-name", "  ", "--signature", w.sig, w.blob}, code: exitUsage, wantErr: "--policy-name cannot be empty"},
+		{name: "negative --expiry", args: []string{"blob", "sign", "-e", "-1h", "--signature-directory", t.TempDir(), w.blob}, code: exitUsage, wantErr: "positive whole number of seconds"},
+		{name: "--expiry not in whole seconds", args: []string{"blob", "sign", "-e", "1500ms", "--signature-directory", t.TempDir(), w.blob}, code: exitUsage, wantErr: "positive whole number of seconds"},
+		{name: "malformed --media-type at sign", args: []string{"blob", "sign", "--media-type", "text/plain;;", "--signature-directory", t.TempDir(), w.blob}, code: exitUsage, wantErr: `media type "text/plain;;"`},
+		{name: "malformed --media-type at verify", args: []string{"blob", "verify", "--media-type", "text/plain;;", "--signature", w.sig, w.blob}, code: exitUsage, wantErr: `media type "text/plain;;"`},
+		{name: "signature file exists", args: []string{"blob", "sign", "--signature-directory", w.dir, w.blob}, code: exitUsage, wantErr: "already exists: use --force"},
+		{name: "directory as the blob", args: []string{"blob", "verify", "--signature", w.sig, w.dir}, code: exitUsage, wantErr: "is not a regular file"},
 		{name: "unknown key name", args: []string{"blob", "sign", "--key", "nope", "--signature-directory", t.TempDir(), w.blob}, code: exitUsage, wantErr: `signing key not found: "nope"`, wantHint: "signet key add"},
 		// BLOB-2: the envelope type comes from the file name.
 		{name: "signature file name without .jws.sig", args: []string{"blob", "verify", "--signature", w.blob, w.blob}, code: exitUsage, wantErr: "release.tar"},
@@ -182,6 +188,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "missing blob file at sign", args: []string{"blob", "sign", "--signature-directory", t.TempDir(), missing}, code: exitIO, wantErr: "no such file or directory"},
 		{name: "missing signature file", args: []string{"blob", "verify", "--signature", missing + ".jws.sig", w.blob}, code: exitIO, wantErr: "signature file"},
 		{name: "missing signature file at inspect", args: []string{"blob", "inspect", missing + ".cose.sig"}, code: exitIO, wantErr: "signature file"},
+		{name: "signature directory does not exist", args: []string{"blob", "sign", "--signature-directory", filepath.Join(missing, "dir"), w.blob}, code: exitIO, wantErr: "write signature"},
 		{name: "missing policy file to import", args: []string{"policy", "import", missing}, code: exitIO, wantErr: "no such file or directory"},
 		{
 			name: "layout dir does not exist at verify",
@@ -245,7 +252,8 @@ func TestExitCodes(t *testing.T) {
 			checkFailure(t, c.run(tt.args...), tt.code, tt.wantErr, tt.wantHint)
 		})
 	}
-	// The world itself still verifies: no case above changed it.
+	// The world itself still verifies: no case above changed it (the
+	// refused re-sign left the signature as it was).
 	w.c.must("blob", "verify", "-m", "team=blue", "--signature", w.sig, w.blob)
 }
 
