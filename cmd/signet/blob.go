@@ -239,13 +239,32 @@ func newBlobInspectCmd(env *Env) *cobra.Command {
 	return cmd
 }
 
-// withProgress reports hashing progress on stderr for large files when
-// --verbose is set.
-func withProgress(env *Env, r io.Reader, name string) io.Reader {
-	if !env.verbose {
-		return r
+// withProgress reports hashing progress on stderr every 256 MiB when
+// --verbose is set, or when stderr is a terminal and the file is large.
+func withProgress(env *Env, f *os.File, name string) io.Reader {
+	show := env.verbose
+	if !show {
+		if fi, err := f.Stat(); err == nil && fi.Size() >= progressMinBytes {
+			show = isTerminal(env.Stderr)
+		}
 	}
-	return &progressReader{r: r, w: env.Stderr, name: name, step: 256 << 20}
+	if !show {
+		return f
+	}
+	return &progressReader{r: f, w: env.Stderr, name: name, step: 256 << 20}
+}
+
+// progressMinBytes is the file size from which progress is shown on a
+// terminal without --verbose.
+const progressMinBytes = 512 << 20
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 type progressReader struct {

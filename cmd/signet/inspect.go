@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -114,6 +115,10 @@ func printMap(w io.Writer, title string, m map[string]any) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(w, "    %s: %v\n", k, m[k])
+		v := m[k]
+		if t, ok := v.(time.Time); ok {
+			v = t.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "    %s: %v\n", k, v)
 	}
 }
