@@ -217,7 +217,7 @@ func TestCOSEDecodeRules(t *testing.T) {
 			p[signature.HeaderExpiry] = p[signature.HeaderSigningTime]
 			p[int64(2)] = []any{signature.HeaderSigningScheme, signature.HeaderExpiry}
 		}), rule: "ATTR-5"},
-		{name: "COSE-3 x509 without signing time", raw: edit(func(p, u map[any]any) { delete(p, signature.HeaderSigningTime) }), rule: "COSE-3"},
+		{name: "ATTR-5 x509 without signing time (COSE-3)", raw: edit(func(p, u map[any]any) { delete(p, signature.HeaderSigningTime) }), rule: "ATTR-5"},
 		{name: "ATTR-5 x509 with authentic signing time", raw: edit(func(p, u map[any]any) {
 			p[signature.HeaderAuthenticSigningTime] = p[signature.HeaderSigningTime]
 			p[int64(2)] = []any{signature.HeaderSigningScheme, signature.HeaderAuthenticSigningTime}

@@ -3,6 +3,7 @@ package signature
 import (
 	"context"
 	"crypto/x509"
+	"strconv"
 	"time"
 )
 
@@ -100,3 +101,32 @@ type SignRequest struct {
 	ExtendedSignedAttributes []Attribute
 	SigningAgent             string
 }
+
+// ApplyTimes sets SigningTime and Expiry from the time headers an envelope
+// carries, by the rules of ATTR-5: notary.x509 needs
+// io.cncf.notary.signingTime and forbids io.cncf.notary.authenticSigningTime,
+// notary.x509.signingAuthority the reverse. SigningScheme must be set first;
+// an unknown scheme is an ATTR-1 error. Errors are *EnvelopeError; prefix
+// names the format in their message (e.g. "jws: ").
+func (s *SignedAttributes) ApplyTimes(times map[string]time.Time, prefix string) error {
+	want, forbidden := HeaderSigningTime, HeaderAuthenticSigningTime
+	switch s.SigningScheme {
+	case SchemeX509:
+	case SchemeX509SigningAuthority:
+		want, forbidden = forbidden, want
+	default:
+		return &EnvelopeError{Rule: "ATTR-1", Msg: prefix + "unsupported signing scheme " + quote(string(s.SigningScheme))}
+	}
+	if _, ok := times[forbidden]; ok {
+		return &EnvelopeError{Rule: "ATTR-5", Msg: prefix + "header " + quote(forbidden) + " must not be present for signing scheme " + string(s.SigningScheme)}
+	}
+	t, ok := times[want]
+	if !ok {
+		return &EnvelopeError{Rule: "ATTR-5", Msg: prefix + "header " + quote(want) + " is required for signing scheme " + string(s.SigningScheme)}
+	}
+	s.SigningTime = t
+	s.Expiry = times[HeaderExpiry]
+	return nil
+}
+
+func quote(s string) string { return strconv.Quote(s) }

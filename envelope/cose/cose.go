@@ -366,29 +366,9 @@ func decodeProtected(hdr map[any]cbor.RawMessage, c *signature.Content) error {
 		}
 		times[name] = t
 	}
-	_, hasSigning := times[signature.HeaderSigningTime]
-	_, hasAuthentic := times[signature.HeaderAuthenticSigningTime]
-	switch c.Signed.SigningScheme {
-	case signature.SchemeX509:
-		if hasAuthentic {
-			return envErr("ATTR-5", fmt.Sprintf("header %q must not be present for signing scheme %s", signature.HeaderAuthenticSigningTime, scheme), nil)
-		}
-		if !hasSigning {
-			return envErr("COSE-3", fmt.Sprintf("header %q is required for signing scheme %s", signature.HeaderSigningTime, scheme), nil)
-		}
-		c.Signed.SigningTime = times[signature.HeaderSigningTime]
-	case signature.SchemeX509SigningAuthority:
-		if hasSigning {
-			return envErr("ATTR-5", fmt.Sprintf("header %q must not be present for signing scheme %s", signature.HeaderSigningTime, scheme), nil)
-		}
-		if !hasAuthentic {
-			return envErr("COSE-3", fmt.Sprintf("header %q is required for signing scheme %s", signature.HeaderAuthenticSigningTime, scheme), nil)
-		}
-		c.Signed.SigningTime = times[signature.HeaderAuthenticSigningTime]
-	default:
-		return envErr("ATTR-1", fmt.Sprintf("unsupported signing scheme %q", scheme), nil)
+	if err := c.Signed.ApplyTimes(times, "cose: "); err != nil {
+		return err
 	}
-	c.Signed.Expiry = times[signature.HeaderExpiry]
 
 	critical, err := checkCrit(hdr, c.Signed.SigningScheme)
 	if err != nil {
