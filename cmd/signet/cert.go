@@ -80,7 +80,7 @@ func newCertAddCmd(env *Env) *cobra.Command {
 			}
 			added, err := s.Add(cmd.Context(), t, sf.store, args...)
 			if err != nil {
-				return usageErr(err)
+				return inputFileErr(err)
 			}
 			for _, a := range added {
 				fmt.Fprintf(env.Stdout, "Added %s to trust store %s:%s\n", a, t, sf.store)

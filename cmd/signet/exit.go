@@ -64,6 +64,17 @@ func exitCode(err error) int {
 	return exitUsage
 }
 
+// inputFileErr classifies an error about a file the user named on the
+// command line: one that does not exist or may not be read is an I/O
+// failure (3); anything else, such as content that is not a certificate or
+// a key, is invalid input (2).
+func inputFileErr(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w: %w", signet.ErrIO, err)
+	}
+	return usageErr(err)
+}
+
 func reportError(w io.Writer, err error) {
 	msg := err.Error()
 	fmt.Fprintf(w, "Error: %s\n", strings.TrimSpace(msg))

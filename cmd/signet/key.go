@@ -66,7 +66,7 @@ func newKeyAddCmd(env *Env) *cobra.Command {
 			}
 			// Load once now so a broken key never reaches signingkeys.json.
 			if _, err := signer.LoadLocal(kp, cp); err != nil {
-				return usageErr(fmt.Errorf("key %q: %w", args[0], err))
+				return inputFileErr(fmt.Errorf("key %q: %w", args[0], err))
 			}
 			dir, keys, err := loadKeys(env)
 			if err != nil {
