@@ -34,14 +34,20 @@ artifact. An envelope that fails its integrity checks is shown with the error.`,
 			if !o.ociLayout {
 				return usageErr(errNoRegistry)
 			}
+			if err := checkMaxSignatures(o.maxSignatures); err != nil {
+				return err
+			}
 			store, desc, lref, err := openLayoutArtifact(cmd, args[0])
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			sigs, _, err := registry.ListSignatures(ctx, store, desc, o.maxSignatures)
+			sigs, truncated, err := registry.ListSignatures(ctx, store, desc, o.maxSignatures)
 			if err != nil {
 				return fmt.Errorf("%w: %w", signet.ErrIO, err)
+			}
+			if truncated {
+				fmt.Fprintf(env.Stderr, "Warning: only the first %d signatures are inspected; raise --max-signatures to see more\n", len(sigs))
 			}
 			ins := []*signet.Inspection{}
 			for _, sd := range sigs {

@@ -30,6 +30,9 @@ func newListCmd(env *Env) *cobra.Command {
 			if !o.ociLayout {
 				return usageErr(errNoRegistry)
 			}
+			if err := checkMaxSignatures(o.maxSignatures); err != nil {
+				return err
+			}
 			store, desc, lref, err := openLayoutArtifact(cmd, args[0])
 			if err != nil {
 				return err
@@ -67,6 +70,15 @@ func newListCmd(env *Env) *cobra.Command {
 	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "the reference is an OCI image layout directory")
 	cmd.Flags().IntVar(&o.maxSignatures, "max-signatures", registry.DefaultMaxSignatures, "maximum number of signatures to list")
 	return cmd
+}
+
+// checkMaxSignatures refuses a --max-signatures that is not positive, as
+// verify does, rather than reading it as the default.
+func checkMaxSignatures(n int) error {
+	if n <= 0 {
+		return usageErr(fmt.Errorf("--max-signatures must be positive, got %d", n))
+	}
+	return nil
 }
 
 // openLayoutArtifact opens the layout a reference names and resolves it.

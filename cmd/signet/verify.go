@@ -55,8 +55,8 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, ref string) error {
 	if o.scope == "" {
 		return usageErr(errors.New("--scope is required with --oci-layout: it names the repository (REGISTRY/REPO) whose trust policy statement applies"))
 	}
-	if o.maxSignatures <= 0 {
-		return usageErr(fmt.Errorf("--max-signatures must be positive, got %d", o.maxSignatures))
+	if err := checkMaxSignatures(o.maxSignatures); err != nil {
+		return err
 	}
 	lref, err := registry.ParseLayoutReference(ref)
 	if err != nil {
