@@ -189,6 +189,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "missing signature file", args: []string{"blob", "verify", "--signature", missing + ".jws.sig", w.blob}, code: exitIO, wantErr: "signature file"},
 		{name: "missing signature file at inspect", args: []string{"blob", "inspect", missing + ".cose.sig"}, code: exitIO, wantErr: "signature file"},
 		{name: "signature directory does not exist", args: []string{"blob", "sign", "--signature-directory", filepath.Join(missing, "dir"), w.blob}, code: exitIO, wantErr: "write signature"},
+		{name: "missing cert file to cert add", args: []string{"cert", "add", "--type", "ca", "--store", "x", missing}, code: exitIO, wantErr: "no such file or directory"},
 		{name: "missing policy file to import", args: []string{"policy", "import", missing}, code: exitIO, wantErr: "no such file or directory"},
 		{
 			name: "layout dir does not exist at verify",

@@ -179,12 +179,15 @@ func TestKeyCommands(t *testing.T) {
 	refused := []struct {
 		name    string
 		args    []string
+		code    int // 0 means exitUsage
 		wantErr string
 	}{
 		{name: "key does not match the leaf", args: []string{"key", "add", "--key-file", a.keyFile, "--cert-file", mismatched, "gamma"}, wantErr: `key "gamma"`},
 		{name: "RSA key with an EC leaf", args: []string{"key", "add", "--key-file", b.keyFile, "--cert-file", a.certFile, "gamma"}, wantErr: `key "gamma"`},
 		{name: "certificate file is a key", args: []string{"key", "add", "--key-file", a.keyFile, "--cert-file", a.keyFile, "gamma"}, wantErr: `key "gamma"`},
-		{name: "missing key file", args: []string{"key", "add", "--key-file", filepath.Join(t.TempDir(), "none.key"), "--cert-file", a.certFile, "gamma"}, wantErr: `key "gamma"`},
+		// A named file that is not there is an I/O failure (docs/exit-codes.md).
+		{name: "missing key file", args: []string{"key", "add", "--key-file", filepath.Join(t.TempDir(), "none.key"), "--cert-file", a.certFile, "gamma"}, code: exitIO, wantErr: "none.key: no such file"},
+		{name: "missing certificate file", args: []string{"key", "add", "--key-file", a.keyFile, "--cert-file", filepath.Join(t.TempDir(), "none.crt"), "gamma"}, code: exitIO, wantErr: "none.crt: no such file"},
 		{name: "no --cert-file", args: []string{"key", "add", "--key-file", a.keyFile, "gamma"}, wantErr: "needs --key-file and --cert-file"},
 		{name: "name taken", args: []string{"key", "add", "--key-file", b.keyFile, "--cert-file", b.certFile, "alpha"}, wantErr: `"alpha"`},
 		{name: "plugin key", args: []string{"key", "add", "--plugin", "p", "gamma"}, wantErr: "plugins are not supported"},
@@ -194,7 +197,11 @@ func TestKeyCommands(t *testing.T) {
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
-			checkFailure(t, c.run(tt.args...), exitUsage, tt.wantErr, "")
+			code := tt.code
+			if code == 0 {
+				code = exitUsage
+			}
+			checkFailure(t, c.run(tt.args...), code, tt.wantErr, "")
 			if got := readFile(t, c.path("signingkeys.json")); !bytes.Equal(got, before) {
 				t.Errorf("signingkeys.json changed:\n%s\nwas\n%s", got, before)
 			}

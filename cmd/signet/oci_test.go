@@ -128,6 +128,8 @@ func TestOCIFailures(t *testing.T) {
 	}{
 		{name: "without --scope", args: []string{"verify", "--oci-layout", w.byDigest()}, code: exitUsage, wantErr: "--scope is required"},
 		{name: "--max-signatures 0", args: []string{"verify", "--oci-layout", "--scope", "example.com/app", "--max-signatures", "0", w.byDigest()}, code: exitUsage, wantErr: "--max-signatures must be positive"},
+		{name: "list --max-signatures -1", args: []string{"list", "--oci-layout", "--max-signatures", "-1", w.byDigest()}, code: exitUsage, wantErr: "--max-signatures must be positive, got -1"},
+		{name: "inspect --max-signatures 0", args: []string{"inspect", "--oci-layout", "--max-signatures", "0", w.byDigest()}, code: exitUsage, wantErr: "--max-signatures must be positive, got 0"},
 		{name: "unknown manifest form", args: []string{"sign", "--oci-layout", "--signature-manifest", "oci", w.byDigest()}, code: exitUsage, wantErr: `unsupported --signature-manifest "oci"`},
 		{name: "unknown envelope format", args: []string{"sign", "--oci-layout", "--signature-format", "pgp", w.byDigest()}, code: exitUsage, wantErr: `unsupported signature format "pgp"`},
 		{name: "digest not in the layout", args: []string{"verify", "--oci-layout", "--scope", "example.com/app", w.layout + "@" + digest.FromString("other").String()}, code: exitIO, wantErr: "resolve"},
@@ -170,6 +172,12 @@ func TestOCIMultipleSignatures(t *testing.T) {
 	}
 	if r := w.c.must("list", "--oci-layout", "--max-signatures", "1", w.byDigest()); !strings.Contains(r.stderr, "Warning: only the first 1 signatures are listed") {
 		t.Errorf("truncated list without a warning:\n%s", r)
+	}
+	var ins obj
+	r := w.c.must("inspect", "--oci-layout", "-o", "json", "--max-signatures", "1", w.byDigest())
+	jsonOut(t, r, &ins)
+	if is := field[[]any](t, ins, "signatures"); len(is) != 1 || is[0].(obj)["source"] != rogue["signature"] || !strings.Contains(r.stderr, "Warning: only the first 1 signatures are inspected") {
+		t.Errorf("inspect --max-signatures 1:\n%s", r)
 	}
 
 	tests := []struct {
