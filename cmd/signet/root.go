@@ -39,7 +39,8 @@ func (e *Env) now() time.Time {
 func (e *Env) configDir() (config.Dir, error) {
 	d, err := config.ResolveDir(e.Getenv)
 	if err != nil {
-		return config.Dir{}, usageErr(fmt.Errorf("find the configuration directory: %w (set SIGNET_CONFIG)", err))
+		return config.Dir{}, withHint(usageErr(fmt.Errorf("find the configuration directory: %w", err)),
+			"set SIGNET_CONFIG to the configuration directory (docs/configuration.md)")
 	}
 	return d, nil
 }
