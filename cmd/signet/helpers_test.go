@@ -32,6 +32,8 @@ type cli struct {
 	cfg string
 	// now, when set, is the clock handed to every command (Env.Now).
 	now func() time.Time
+	// env, when set, is the whole environment instead of SIGNET_CONFIG=cfg.
+	env map[string]string
 }
 
 func newCLI(t *testing.T) *cli {
@@ -79,6 +81,9 @@ func (c *cli) runStdin(stdin []byte, args ...string) result {
 		Stdout: &stdout,
 		Stderr: &stderr,
 		Getenv: func(k string) string {
+			if c.env != nil {
+				return c.env[k]
+			}
 			if k == "SIGNET_CONFIG" {
 				return c.cfg
 			}
