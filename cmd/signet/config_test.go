@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -87,4 +88,27 @@ func TestSignatureFormatDefault(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBlobSignDefaultDirectory: without --signature-directory the signature
+// goes to the current directory, not next to the file (docs/cli.md, as
+// notation does).
+func TestBlobSignDefaultDirectory(t *testing.T) {
+	c := newCLI(t)
+	c.must("cert", "generate-test", "--key-type", "ec-256", "--default", "demo")
+	src, cwd := t.TempDir(), t.TempDir()
+	blob := writeFile(t, src, "b.txt", []byte("here"))
+	t.Chdir(cwd)
+	r := c.must("blob", "sign", "--signature-format", "cose", blob)
+	if !strings.Contains(r.stdout, "Signature file written to b.txt.cose.sig") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(cwd, "b.txt.cose.sig")); err != nil {
+		t.Errorf("not in the current directory: %v", err)
+	}
+	if _, err := os.Stat(blob + ".cose.sig"); err == nil {
+		t.Error("written next to the file")
+	}
+	c.blobPolicy(global(statement("p", "strict", []string{"ca:demo"}, []string{"*"})))
+	c.must("blob", "verify", "--signature", "b.txt.cose.sig", blob)
 }

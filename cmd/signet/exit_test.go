@@ -286,3 +286,32 @@ func TestUnknownSubcommand(t *testing.T) {
 		}
 	}
 }
+
+// TestHelp: -h/--help prints the command's usage on stdout and exits 0.
+func TestHelp(t *testing.T) {
+	c := newCLI(t)
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{args: []string{"--help"}, want: []string{"blob", "verify", "certificate", "completion"}},
+		{args: []string{"blob", "verify", "-h"}, want: []string{"--signature", "--policy-name", "--media-type", "--user-metadata", "-o, --output", "-d, --debug", "-v, --verbose"}},
+		{args: []string{"sign", "--help"}, want: []string{"--oci-layout", "--signature-manifest", "-e, --expiry", "-k, --key"}},
+		{args: []string{"verify", "--help"}, want: []string{"--scope", "--max-signatures", "Exit codes: 0 trusted, 1 not trusted, 2 bad usage or configuration, 3 I/O"}},
+		{args: []string{"cert", "generate-test", "--help"}, want: []string{"-b, --bits", "--key-type"}},
+		{args: []string{"key", "update", "--help"}, want: []string{"set-default", "--default"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := c.must(tt.args...)
+			if !strings.Contains(r.stdout, "Usage:") || r.stderr != "" {
+				t.Errorf("help:\n%s", r)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("help lacks %q:\n%s", w, r.stdout)
+				}
+			}
+		})
+	}
+}
