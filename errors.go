@@ -13,6 +13,10 @@ var (
 	ErrNotTrusted = errors.New("artifact is not trusted")
 	// ErrNoSignature: no signature is associated with the artifact.
 	ErrNoSignature = errors.New("no signature is associated with the artifact")
+	// ErrSignatureLimit: every signature evaluated failed and more were
+	// listed than the configured limit allows (VER-4); raising the limit
+	// may find one that verifies. Wrapped together with ErrNotTrusted.
+	ErrSignatureLimit = errors.New("signature evaluation stopped at the configured limit")
 	// ErrInvalidInput: the caller's input is unusable (bad flag values,
 	// unsupported media type, reserved metadata key).
 	ErrInvalidInput = errors.New("invalid input")

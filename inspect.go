@@ -25,7 +25,8 @@ type Inspection struct {
 	Certificates       []CertificateInfo   `json:"certificates,omitempty"`
 	SignedArtifact     *ocispec.Descriptor `json:"signedArtifact,omitempty"`
 	// Error says why the envelope could not be read or failed its integrity
-	// checks; the other fields are then empty.
+	// checks (the other fields are then empty), or why its payload could not
+	// be decoded (the other fields are then filled in, SignedArtifact aside).
 	Error string `json:"error,omitempty"`
 }
 

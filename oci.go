@@ -142,7 +142,7 @@ func VerifyOCI(ctx context.Context, t Target, reference string, opts VerifyOCIOp
 	}
 	if truncated && out.Verdict == VerdictNotTrusted {
 		out.Reason = fmt.Sprintf("signature evaluation stopped: the configured limit of %d signatures to verify per artifact was exceeded", max)
-		return out, fmt.Errorf("%w: %s", ErrNotTrusted, out.Reason)
+		return out, fmt.Errorf("%w: %w: %s", ErrNotTrusted, ErrSignatureLimit, out.Reason)
 	}
 	return out, out.err()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -36,7 +37,7 @@ func ListSignatures(ctx context.Context, t content.ReadOnlyGraphStorage, subject
 	}
 	if _, ok := t.(orasregistry.ReferrerLister); !ok {
 		slices.SortStableFunc(all, func(a, b ocispec.Descriptor) int {
-			if c := strings.Compare(a.Annotations[AnnotationCreated], b.Annotations[AnnotationCreated]); c != 0 {
+			if c := createdTime(a).Compare(createdTime(b)); c != 0 {
 				return c
 			}
 			return strings.Compare(string(a.Digest), string(b.Digest))
@@ -52,4 +53,14 @@ func ListSignatures(ctx context.Context, t content.ReadOnlyGraphStorage, subject
 		sigs = append(sigs, d)
 	}
 	return sigs, false, nil
+}
+
+// createdTime parses a descriptor's created annotation; a missing or
+// malformed one counts as the zero time (listed first).
+func createdTime(d ocispec.Descriptor) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, d.Annotations[AnnotationCreated])
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }

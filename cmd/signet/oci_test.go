@@ -203,10 +203,9 @@ func TestOCIMultipleSignatures(t *testing.T) {
 					t.Fatalf("want trusted\n%s", r)
 				}
 			} else {
-				// The hint is the first signature's (authenticity); the
-				// library has no sentinel for the limit that would let the
-				// CLI suggest raising --max-signatures instead.
-				checkFailure(t, r, tt.code, tt.wantErr, "*")
+				// The hint suggests raising the limit (ErrSignatureLimit),
+				// not the first signature's own failure.
+				checkFailure(t, r, tt.code, tt.wantErr, "raise --max-signatures")
 			}
 
 			r = w.c.run(append(args[:1:1], append([]string{"-o", "json"}, args[1:]...)...)...)

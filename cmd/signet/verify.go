@@ -107,7 +107,10 @@ func printOutcome(env *Env, of *outputFlag, out *signet.Outcome, err error, what
 	if err == nil {
 		return nil
 	}
-	if s := lastFailure(out); s != nil {
+	if errors.Is(err, signet.ErrSignatureLimit) {
+		return withHint(fmt.Errorf("signature verification failed for %s: %w", what, err), "every signature evaluated failed: raise --max-signatures to evaluate more of them")
+	}
+	if s := firstFailure(out); s != nil {
 		if c, ok := s.Result().FailedCheck(); ok {
 			return explainFailure(fmt.Errorf("signature verification failed for %s: %w", what, err), c, out.Policy.Name)
 		}
@@ -118,7 +121,9 @@ func printOutcome(env *Env, of *outputFlag, out *signet.Outcome, err error, what
 	return fmt.Errorf("signature verification failed for %s: %w", what, err)
 }
 
-func lastFailure(out *signet.Outcome) *signet.SignatureOutcome {
+// firstFailure is the first signature evaluated: the error message names
+// its failure.
+func firstFailure(out *signet.Outcome) *signet.SignatureOutcome {
 	if len(out.Signatures) == 0 {
 		return nil
 	}
