@@ -3,6 +3,8 @@ package signature
 import (
 	"context"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -130,3 +132,28 @@ func (s *SignedAttributes) ApplyTimes(times map[string]time.Time, prefix string)
 }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// SignerAlgorithm asks s for its key spec and chain and returns the
+// algorithm the key implies (ALG-2) with the chain. Envelope encoders call
+// it before building their signed headers.
+func SignerAlgorithm(ctx context.Context, s Signer) (Algorithm, []*x509.Certificate, error) {
+	if s == nil {
+		return 0, nil, errors.New("sign request has no signer")
+	}
+	ks, err := s.KeySpec(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("key spec: %w", err)
+	}
+	alg := ks.Algorithm()
+	if alg == 0 {
+		return 0, nil, fmt.Errorf("%w: key spec %s", ErrUnsupportedKey, ks)
+	}
+	chain, err := s.CertificateChain(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("certificate chain: %w", err)
+	}
+	if len(chain) == 0 {
+		return 0, nil, errors.New("signer returned an empty certificate chain")
+	}
+	return alg, chain, nil
+}

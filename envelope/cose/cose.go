@@ -132,23 +132,12 @@ func (v *verifierAdapter) Verify(toBeSigned, sig []byte) error {
 // integer seconds; x5chain is an array of bstr in the unprotected bucket,
 // as the reference reads it (COSE-4).
 func (Format) Encode(ctx context.Context, req *signature.SignRequest) ([]byte, error) {
-	if req == nil || req.Signer == nil {
-		return nil, errors.New("cose: sign request has no signer")
+	if req == nil {
+		return nil, errors.New("cose: no sign request")
 	}
-	ks, err := req.Signer.KeySpec(ctx)
+	alg, chain, err := signature.SignerAlgorithm(ctx, req.Signer)
 	if err != nil {
-		return nil, fmt.Errorf("cose: key spec: %w", err)
-	}
-	alg := ks.Algorithm()
-	if alg == 0 {
-		return nil, fmt.Errorf("cose: %w: key spec %s", signature.ErrUnsupportedKey, ks)
-	}
-	chain, err := req.Signer.CertificateChain(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("cose: certificate chain: %w", err)
-	}
-	if len(chain) == 0 {
-		return nil, errors.New("cose: signer returned an empty certificate chain")
+		return nil, fmt.Errorf("cose: %w", err)
 	}
 	if len(req.Payload) == 0 {
 		return nil, errors.New("cose: payload is empty")

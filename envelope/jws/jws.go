@@ -75,23 +75,12 @@ type headerJSON struct {
 // object payload are written with members sorted by name (JWS-8), times as
 // RFC 3339 in the location of the given time, whole seconds (JWS-9).
 func (Format) Encode(ctx context.Context, req *signature.SignRequest) ([]byte, error) {
-	if req == nil || req.Signer == nil {
-		return nil, errors.New("jws: sign request has no signer")
+	if req == nil {
+		return nil, errors.New("jws: no sign request")
 	}
-	ks, err := req.Signer.KeySpec(ctx)
+	alg, chain, err := signature.SignerAlgorithm(ctx, req.Signer)
 	if err != nil {
-		return nil, fmt.Errorf("jws: key spec: %w", err)
-	}
-	alg := ks.Algorithm()
-	if alg == 0 {
-		return nil, fmt.Errorf("jws: %w: key spec %s", signature.ErrUnsupportedKey, ks)
-	}
-	chain, err := req.Signer.CertificateChain(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("jws: certificate chain: %w", err)
-	}
-	if len(chain) == 0 {
-		return nil, errors.New("jws: signer returned an empty certificate chain")
+		return nil, fmt.Errorf("jws: %w", err)
 	}
 	protected, err := protectedHeader(req, alg)
 	if err != nil {
