@@ -62,23 +62,11 @@ func runBlobSign(cmd *cobra.Command, env *Env, o *blobSignOpts, path string) err
 	if err := o.output.validate(); err != nil {
 		return err
 	}
-	md, err := parseMetadata(o.userMetadata)
+	sopts, err := o.signOptions(env)
 	if err != nil {
 		return err
 	}
-	dir, err := env.configDir()
-	if err != nil {
-		return err
-	}
-	f, err := o.envelopeFormat(dir)
-	if err != nil {
-		return err
-	}
-	s, err := o.loadSigner(dir)
-	if err != nil {
-		return err
-	}
-	sigPath := filepath.Join(o.sigDir, filepath.Base(path)+"."+sigExtension(f.MediaType())+".sig")
+	sigPath := filepath.Join(o.sigDir, filepath.Base(path)+"."+sigExtension(sopts.Format.MediaType())+".sig")
 	if !o.force {
 		if _, err := os.Lstat(sigPath); err == nil {
 			return usageErr(fmt.Errorf("signature file %s already exists: use --force to overwrite it", sigPath))
@@ -92,9 +80,7 @@ func runBlobSign(cmd *cobra.Command, env *Env, o *blobSignOpts, path string) err
 	if fi, err := file.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return usageErr(fmt.Errorf("%s is not a regular file", path))
 	}
-	signed, err := signet.SignBlob(cmd.Context(), withProgress(env, file, path), o.mediaType, signet.SignOptions{
-		Signer: s, Format: f, Expiry: o.expiry, UserMetadata: md, Now: env.Now,
-	})
+	signed, err := signet.SignBlob(cmd.Context(), withProgress(env, file, path), o.mediaType, sopts)
 	if err != nil {
 		if errors.Is(err, signet.ErrInvalidInput) {
 			return usageErr(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/envelope"
 	"github.com/signet-dev/signet/signature"
@@ -52,6 +53,29 @@ func keyNames(env *Env) []string {
 		names = append(names, k.Name)
 	}
 	return names
+}
+
+// signOptions resolves the signing flags into library options: user
+// metadata, then the configuration directory, the envelope format and the
+// signing key, in that order.
+func (f *signFlags) signOptions(env *Env) (signet.SignOptions, error) {
+	md, err := parseMetadata(f.userMetadata)
+	if err != nil {
+		return signet.SignOptions{}, err
+	}
+	dir, err := env.configDir()
+	if err != nil {
+		return signet.SignOptions{}, err
+	}
+	format, err := f.envelopeFormat(dir)
+	if err != nil {
+		return signet.SignOptions{}, err
+	}
+	s, err := f.loadSigner(dir)
+	if err != nil {
+		return signet.SignOptions{}, err
+	}
+	return signet.SignOptions{Signer: s, Format: format, Expiry: f.expiry, UserMetadata: md, Now: env.Now}, nil
 }
 
 // envelopeFormat resolves --signature-format, then config.json, then jws.

@@ -58,19 +58,7 @@ func runSign(cmd *cobra.Command, env *Env, o *signOpts, ref string) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	md, err := parseMetadata(o.userMetadata)
-	if err != nil {
-		return err
-	}
-	dir, err := env.configDir()
-	if err != nil {
-		return err
-	}
-	f, err := o.envelopeFormat(dir)
-	if err != nil {
-		return err
-	}
-	s, err := o.loadSigner(dir)
+	sopts, err := o.signOptions(env)
 	if err != nil {
 		return err
 	}
@@ -83,7 +71,7 @@ func runSign(cmd *cobra.Command, env *Env, o *signOpts, ref string) error {
 		fmt.Fprintf(env.Stderr, "Warning: always sign the artifact by digest (@sha256:...) rather than a tag (:%s): the tag may point to other content later\n", lref.Reference)
 	}
 	signed, err := signet.SignOCI(ctx, store, lref.Reference, signet.SignOCIOptions{
-		SignOptions: signet.SignOptions{Signer: s, Format: f, Expiry: o.expiry, UserMetadata: md, Now: env.Now},
+		SignOptions: sopts,
 		Form:        form,
 	})
 	if err != nil {
