@@ -14,17 +14,23 @@ import (
 	"github.com/signet-dev/signet/verifier"
 )
 
-// Target is where OCI artifacts and their signatures live: an OCI image
-// layout (registry.OpenLayout) or, later, a remote repository.
-type Target interface {
-	content.Storage
+// ReadTarget is where OCI artifacts and their signatures are read from: an
+// OCI image layout directory or tar archive, or a remote repository.
+type ReadTarget interface {
+	content.ReadOnlyStorage
 	registry.Resolver
 	content.PredecessorFinder
 }
 
+// Target is a ReadTarget that signatures can be pushed to.
+type Target interface {
+	ReadTarget
+	content.Pusher
+}
+
 // resolve resolves reference in t, classifying the failure: content altered
 // under its digest means the artifact is not trusted; anything else is I/O.
-func resolve(ctx context.Context, t Target, reference string) (ocispec.Descriptor, error) {
+func resolve(ctx context.Context, t ReadTarget, reference string) (ocispec.Descriptor, error) {
 	desc, err := registry.ResolveManifest(ctx, t, reference)
 	switch {
 	case err == nil:
@@ -83,7 +89,7 @@ type VerifyOCIOptions struct {
 // order until one verifies. A signature that cannot be fetched or is not a
 // well-formed signature manifest counts as a failed signature and the next
 // is tried (the digest's recommendation for DISC-6).
-func VerifyOCI(ctx context.Context, t Target, reference string, opts VerifyOCIOptions) (*Outcome, error) {
+func VerifyOCI(ctx context.Context, t ReadTarget, reference string, opts VerifyOCIOptions) (*Outcome, error) {
 	if opts.Policy == nil || opts.Verifier == nil {
 		return nil, fmt.Errorf("verify: policy and verifier are required")
 	}

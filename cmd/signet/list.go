@@ -82,14 +82,14 @@ func checkMaxSignatures(n int) error {
 }
 
 // openLayoutArtifact opens the layout a reference names and resolves it.
-func openLayoutArtifact(cmd *cobra.Command, ref string) (signet.Target, ocispec.Descriptor, registry.LayoutReference, error) {
+func openLayoutArtifact(cmd *cobra.Command, ref string) (signet.ReadTarget, ocispec.Descriptor, registry.LayoutReference, error) {
 	lref, err := registry.ParseLayoutReference(ref)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, lref, usageErr(err)
 	}
-	store, err := registry.OpenLayout(cmd.Context(), lref.Dir)
+	store, err := openReadLayout(cmd.Context(), lref)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, lref, fmt.Errorf("%w: %w", signet.ErrIO, err)
+		return nil, ocispec.Descriptor{}, lref, err
 	}
 	desc, err := registry.ResolveManifest(cmd.Context(), store, lref.Reference)
 	if err != nil {

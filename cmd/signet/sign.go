@@ -63,16 +63,13 @@ func runSign(cmd *cobra.Command, env *Env, o *signOpts, ref string) error {
 		return err
 	}
 	ctx := cmd.Context()
-	store, err := registry.OpenLayout(ctx, lref.Dir)
-	if err != nil {
-		return fmt.Errorf("%w: %w", signet.ErrIO, err)
-	}
 	if !lref.IsDigest() {
 		fmt.Fprintf(env.Stderr, "Warning: always sign the artifact by digest (@sha256:...) rather than a tag (:%s): the tag may point to other content later\n", lref.Reference)
 	}
-	signed, err := signet.SignOCI(ctx, store, lref.Reference, signet.SignOCIOptions{
-		SignOptions: sopts,
-		Form:        form,
+	var signed *signet.Signed
+	err = withWritableLayout(ctx, lref, func(t signet.Target) error {
+		signed, err = signet.SignOCI(ctx, t, lref.Reference, signet.SignOCIOptions{SignOptions: sopts, Form: form})
+		return err
 	})
 	if err != nil {
 		return err

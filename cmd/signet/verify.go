@@ -75,9 +75,9 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, ref string) error {
 		return policyLoadError(err, "signet policy")
 	}
 	ctx := cmd.Context()
-	store, err := registry.OpenLayout(ctx, lref.Dir)
+	store, err := openReadLayout(ctx, lref)
 	if err != nil {
-		return fmt.Errorf("%w: %w", signet.ErrIO, err)
+		return err
 	}
 	if !lref.IsDigest() {
 		fmt.Fprintf(env.Stderr, "Warning: always verify the artifact by digest (@sha256:...) rather than a tag (:%s)\n", lref.Reference)
