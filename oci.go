@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -48,6 +49,13 @@ type SignOCIOptions struct {
 	// Form is the signature manifest form; the zero value is the config
 	// form that notation v1.3.2 finds in OCI layouts.
 	Form registry.ManifestForm
+	// Recursive, when the reference is an image index, signs the index and
+	// then every manifest it lists (nested indexes included), each with its
+	// own signature.
+	Recursive bool
+	// Platform, when set ("os/arch" or "os/arch/variant"), signs only the
+	// manifest of that platform in the index the reference names.
+	Platform string
 }
 
 // SignOCI signs the manifest that reference names in t and stores the
@@ -58,6 +66,22 @@ func SignOCI(ctx context.Context, t Target, reference string, opts SignOCIOption
 	if err != nil {
 		return nil, err
 	}
+	if opts.Platform != "" {
+		if opts.Recursive {
+			return nil, fmt.Errorf("%w: --platform and --recursive exclude each other", ErrInvalidInput)
+		}
+		if desc, err = platformManifest(ctx, t, desc, opts.Platform); err != nil {
+			return nil, err
+		}
+	}
+	return signTree(ctx, t, desc, opts, 0)
+}
+
+// maxIndexDepth bounds nested indexes followed by a recursive signing.
+const maxIndexDepth = 8
+
+// signTree signs desc and, with opts.Recursive, every manifest below it.
+func signTree(ctx context.Context, t Target, desc ocispec.Descriptor, opts SignOCIOptions, depth int) (*Signed, error) {
 	s, err := signDescriptor(ctx, desc, opts.SignOptions)
 	if err != nil {
 		return nil, err
@@ -67,7 +91,61 @@ func SignOCI(ctx context.Context, t Target, reference string, opts SignOCIOption
 		return nil, errors.Join(ErrIO, err)
 	}
 	s.Manifest = m
+	if !opts.Recursive || !isIndex(desc) {
+		return s, nil
+	}
+	if depth >= maxIndexDepth {
+		return nil, fmt.Errorf("%w: image indexes nested deeper than %d", ErrInvalidInput, maxIndexDepth)
+	}
+	idx, err := registry.FetchIndex(ctx, t, desc)
+	if err != nil {
+		return nil, errors.Join(ErrIO, err)
+	}
+	for _, child := range idx.Manifests {
+		child = ocispec.Descriptor{MediaType: child.MediaType, Digest: child.Digest, Size: child.Size}
+		cs, err := signTree(ctx, t, child, opts, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("sign %s: %w", child.Digest, err)
+		}
+		s.Children = append(s.Children, cs)
+	}
 	return s, nil
+}
+
+func isIndex(d ocispec.Descriptor) bool {
+	return d.MediaType == ocispec.MediaTypeImageIndex || d.MediaType == "application/vnd.docker.distribution.manifest.list.v2+json"
+}
+
+// platformManifest picks the one manifest of the index desc whose platform
+// is platform ("os/arch[/variant]").
+func platformManifest(ctx context.Context, t ReadTarget, desc ocispec.Descriptor, platform string) (ocispec.Descriptor, error) {
+	parts := strings.Split(platform, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return desc, fmt.Errorf("%w: platform %q: want os/arch or os/arch/variant", ErrInvalidInput, platform)
+	}
+	if !isIndex(desc) {
+		return desc, fmt.Errorf("%w: --platform needs an image index, and %s is a %s", ErrInvalidInput, desc.Digest, desc.MediaType)
+	}
+	idx, err := registry.FetchIndex(ctx, t, desc)
+	if err != nil {
+		return desc, errors.Join(ErrIO, err)
+	}
+	var have []string
+	for _, m := range idx.Manifests {
+		p := m.Platform
+		if p == nil {
+			continue
+		}
+		name := p.OS + "/" + p.Architecture
+		if p.Variant != "" {
+			name += "/" + p.Variant
+		}
+		have = append(have, name)
+		if p.OS == parts[0] && p.Architecture == parts[1] && (len(parts) == 2 || p.Variant == parts[2]) {
+			return ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size}, nil
+		}
+	}
+	return desc, fmt.Errorf("%w: the index %s has no manifest for platform %s (it has: %s)", ErrInvalidInput, desc.Digest, platform, strings.Join(have, ", "))
 }
 
 // VerifyOCIOptions configure VerifyOCI. Policy and Verifier are required.

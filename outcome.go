@@ -19,6 +19,10 @@ const (
 	VerdictNotTrusted Verdict = "notTrusted"
 	// VerdictSkipped: the policy's level is skip; nothing was verified.
 	VerdictSkipped Verdict = "skipped"
+	// VerdictError: no verdict could be reached (the artifact or policy
+	// could not be read); Reason says why. Only the CLI's multi-reference
+	// output uses it: library calls return the error instead.
+	VerdictError Verdict = "error"
 )
 
 // Outcome explains a verification: the verdict, the policy statement that

@@ -56,6 +56,9 @@ type Signed struct {
 	Chain []*x509.Certificate
 	// Manifest is the signature manifest's descriptor (OCI signatures only).
 	Manifest ocispec.Descriptor
+	// Children are the signatures of the manifests an index lists, when it
+	// was signed recursively.
+	Children []*Signed
 }
 
 // signDescriptor produces an envelope over desc.

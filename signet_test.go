@@ -353,3 +353,82 @@ func BenchmarkDescribeBlob(b *testing.B) {
 		})
 	}
 }
+
+// addIndex adds an image index of one manifest per platform and returns
+// it with its children.
+func addIndex(t *testing.T, store *oci.Store, platforms ...string) (ocispec.Descriptor, []ocispec.Descriptor) {
+	t.Helper()
+	var children []ocispec.Descriptor
+	for _, p := range platforms {
+		m := addImage(t, store, strings.ReplaceAll(p, "/", "-"))
+		parts := strings.Split(p, "/")
+		m.Platform = &ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+		if len(parts) == 3 {
+			m.Platform.Variant = parts[2]
+		}
+		children = append(children, m)
+	}
+	raw, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: children})
+	d := content.NewDescriptorFromBytes(ocispec.MediaTypeImageIndex, raw)
+	if err := store.Push(context.Background(), d, bytes.NewReader(raw)); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Tag(context.Background(), d, "multi"); err != nil {
+		t.Fatal(err)
+	}
+	return d, children
+}
+
+// TestSignRecursive: --recursive signs the index and each platform
+// manifest; --platform signs just one (issue 4 item 3).
+func TestSignRecursive(t *testing.T) {
+	k := newKeys(t, "ec-256")
+	ctx := context.Background()
+	verify := func(store *oci.Store, d ocispec.Descriptor) error {
+		_, err := VerifyOCI(ctx, store, d.Digest.String(), VerifyOCIOptions{Policy: ociPolicy(t), Verifier: k.verifier(), Scope: "example.com/app"})
+		return err
+	}
+	t.Run("recursive", func(t *testing.T) {
+		store, _ := layout(t)
+		idx, children := addIndex(t, store, "linux/amd64", "linux/arm64/v8", "linux/s390x", "windows/amd64")
+		s, err := SignOCI(ctx, store, "multi", SignOCIOptions{SignOptions: SignOptions{Signer: k.signer}, Recursive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Target.Digest != idx.Digest || len(s.Children) != 4 {
+			t.Fatalf("signed %s with %d children", s.Target.Digest, len(s.Children))
+		}
+		for _, d := range append([]ocispec.Descriptor{idx}, children...) {
+			if err := verify(store, d); err != nil {
+				t.Errorf("%s: %v", d.Digest, err)
+			}
+		}
+	})
+	t.Run("platform", func(t *testing.T) {
+		store, _ := layout(t)
+		idx, children := addIndex(t, store, "linux/amd64", "linux/arm64/v8")
+		s, err := SignOCI(ctx, store, "multi", SignOCIOptions{SignOptions: SignOptions{Signer: k.signer}, Platform: "linux/arm64/v8"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Target.Digest != children[1].Digest {
+			t.Fatalf("signed %s, want the arm64 manifest", s.Target.Digest)
+		}
+		if err := verify(store, children[1]); err != nil {
+			t.Error(err)
+		}
+		for _, d := range []ocispec.Descriptor{idx, children[0]} {
+			if err := verify(store, d); !errors.Is(err, ErrNoSignature) {
+				t.Errorf("%s: %v, want no signature", d.Digest, err)
+			}
+		}
+		for _, p := range []string{"linux/ppc64le", "linux", "a/b/c/d"} {
+			if _, err := SignOCI(ctx, store, "multi", SignOCIOptions{SignOptions: SignOptions{Signer: k.signer}, Platform: p}); !errors.Is(err, ErrInvalidInput) {
+				t.Errorf("platform %s: %v", p, err)
+			}
+		}
+		if _, err := SignOCI(ctx, store, "app", SignOCIOptions{SignOptions: SignOptions{Signer: k.signer}, Platform: "linux/amd64"}); !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("platform on a manifest: %v", err)
+		}
+	})
+}

@@ -220,3 +220,17 @@ func fetchBounded(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 	}
 	return data, nil
 }
+
+// FetchIndex reads the image index desc (at most MaxManifestBytes, digest
+// checked).
+func FetchIndex(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) (*ocispec.Index, error) {
+	raw, err := fetchBounded(ctx, f, desc, MaxManifestBytes)
+	if err != nil {
+		return nil, fmt.Errorf("fetch index %s: %w", desc.Digest, err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
+	}
+	return &idx, nil
+}

@@ -123,7 +123,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "blob verify without the file", args: []string{"blob", "verify", "--signature", w.sig}, code: exitUsage, wantErr: "requires one file (got 0 arguments)", wantHint: "signet blob verify --help"},
 		{name: "blob verify with two files", args: []string{"blob", "verify", "--signature", w.sig, w.blob, w.blob}, code: exitUsage, wantErr: "requires one file (got 2 arguments)", wantHint: "--help"},
 		{name: "blob verify without --signature", args: []string{"blob", "verify", w.blob}, code: exitUsage, wantErr: `"signature" not set`},
-		{name: "sign without a reference", args: []string{"sign", "--oci-layout"}, code: exitUsage, wantErr: "requires one artifact reference", wantHint: "signet sign --help"},
+		{name: "sign without a reference", args: []string{"sign", "--oci-layout"}, code: exitUsage, wantErr: "requires at least one artifact reference", wantHint: "signet sign --help"},
 		{name: "cert add without a file", args: []string{"cert", "add", "--type", "ca", "--store", "x"}, code: exitUsage, wantErr: "at least one certificate file"},
 		{name: "key delete without a name", args: []string{"key", "delete"}, code: exitUsage, wantErr: "at least one key name"},
 		{name: "bad -o value", args: []string{"blob", "verify", "-o", "yaml", "--signature", w.sig, w.blob}, code: exitUsage, wantErr: `unsupported output format "yaml"`},

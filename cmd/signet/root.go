@@ -129,6 +129,17 @@ func rejectUnknownSubcommands(cmd *cobra.Command) {
 }
 
 // exactArgs is cobra.ExactArgs returning a usage error.
+// minArgs is cobra.MinimumNArgs returning a usage error.
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return withHint(usageErr(fmt.Errorf("%s requires %s (got %d arguments)", cmd.CommandPath(), what, len(args))),
+				fmt.Sprintf("run '%s --help' for usage", cmd.CommandPath()))
+		}
+		return nil
+	}
+}
+
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -14,31 +16,59 @@ type signOpts struct {
 	output    outputFlag
 	ociLayout bool
 	form      string
+	recursive bool
+	platform  string
 }
 
 func newSignCmd(env *Env) *cobra.Command {
 	o := &signOpts{}
 	cmd := &cobra.Command{
-		Use:   "sign --oci-layout DIR@sha256:DIGEST|DIR:TAG",
-		Short: "Sign an artifact and store the signature as its referrer",
-		Long: `Sign the manifest that the reference names and store the signature manifest
-as a referrer of it. With --oci-layout the reference is an OCI image layout
-directory followed by @digest or :tag; a tag is resolved once and the digest
-is signed.`,
+		Use:   "sign --oci-layout REFERENCE...",
+		Short: "Sign artifacts and store each signature as a referrer",
+		Long: `Sign the manifest that each reference names and store the signature manifest
+as a referrer of it. With --oci-layout a reference is an OCI image layout
+directory or tar archive followed by @digest or :tag; a tag is resolved once
+and the digest is signed. With --recursive an image index is signed together
+with every manifest it lists; --platform signs one platform's manifest.`,
 		Example: `  signet sign --oci-layout ./layout@sha256:9f2c...
-  signet sign --oci-layout --key release --signature-format cose -e 720h -m build=42 ./layout:v1`,
-		Args: exactArgs(1, "one artifact reference"),
-		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, env, o, args[0]) },
+  signet sign --oci-layout --key release --signature-format cose -e 720h -m build=42 ./layout:v1
+  signet sign --oci-layout --recursive ./image.tar:latest`,
+		Args: minArgs(1, "at least one artifact reference"),
+		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, env, o, args) },
 	}
 	o.signFlags.AddFlags(cmd, env)
 	o.output.AddFlags(cmd)
-	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "the reference is an OCI image layout directory")
+	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "references are OCI image layout directories or tar archives")
 	cmd.Flags().StringVar(&o.form, "signature-manifest", "image", "signature manifest form: image (config media type, what notation v1.3.2 reads) or artifact (OCI 1.1 artifactType)")
+	cmd.Flags().BoolVarP(&o.recursive, "recursive", "r", false, "sign an image index and every manifest it lists")
+	cmd.Flags().StringVar(&o.platform, "platform", "", "sign only this platform's manifest of an image index (os/arch[/variant])")
 	_ = cmd.RegisterFlagCompletionFunc("signature-manifest", cobra.FixedCompletions([]string{"image", "artifact"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
-func runSign(cmd *cobra.Command, env *Env, o *signOpts, ref string) error {
+// signResult is the JSON form of one signed artifact.
+type signResult struct {
+	Reference          string       `json:"reference"`
+	Signature          string       `json:"signature"`
+	SignatureMediaType string       `json:"signatureMediaType"`
+	SigningTime        string       `json:"signingTime"`
+	Children           []signResult `json:"children,omitempty"`
+}
+
+func toSignResult(prefix string, s *signet.Signed) signResult {
+	r := signResult{
+		Reference:          prefix + "@" + s.Target.Digest.String(),
+		Signature:          s.Manifest.Digest.String(),
+		SignatureMediaType: s.MediaType,
+		SigningTime:        s.SigningTime.UTC().Format("2006-01-02T15:04:05Z"),
+	}
+	for _, c := range s.Children {
+		r.Children = append(r.Children, toSignResult(prefix, c))
+	}
+	return r
+}
+
+func runSign(cmd *cobra.Command, env *Env, o *signOpts, refs []string) error {
 	if err := o.output.validate(); err != nil {
 		return err
 	}
@@ -54,35 +84,77 @@ func runSign(cmd *cobra.Command, env *Env, o *signOpts, ref string) error {
 	default:
 		return usageErr(fmt.Errorf("unsupported --signature-manifest %q: use image or artifact", o.form))
 	}
-	lref, err := registry.ParseLayoutReference(ref)
-	if err != nil {
-		return usageErr(err)
+	if o.recursive && o.platform != "" {
+		return usageErr(errors.New("--recursive and --platform exclude each other"))
+	}
+	lrefs := make([]registry.LayoutReference, len(refs))
+	for i, ref := range refs {
+		lref, err := registry.ParseLayoutReference(ref)
+		if err != nil {
+			return usageErr(err)
+		}
+		lrefs[i] = lref
 	}
 	sopts, err := o.signOptions(env)
 	if err != nil {
 		return err
 	}
+	opts := signet.SignOCIOptions{SignOptions: sopts, Form: form, Recursive: o.recursive, Platform: o.platform}
 	ctx := cmd.Context()
-	if !lref.IsDigest() {
-		fmt.Fprintf(env.Stderr, "Warning: always sign the artifact by digest (@sha256:...) rather than a tag (:%s): the tag may point to other content later\n", lref.Reference)
-	}
-	var signed *signet.Signed
-	err = withWritableLayout(ctx, lref, func(t signet.Target) error {
-		signed, err = signet.SignOCI(ctx, t, lref.Reference, signet.SignOCIOptions{SignOptions: sopts, Form: form})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	target := lref.Dir + "@" + signed.Target.Digest.String()
-	if o.output.json() {
-		return writeJSON(env.Stdout, map[string]any{
-			"reference":          target,
-			"signature":          signed.Manifest.Digest,
-			"signatureMediaType": signed.MediaType,
-			"signingTime":        signed.SigningTime.UTC(),
+	// Layout references are signed one after another: two writers of one
+	// layout's index.json would lose each other's update.
+	var results []signResult
+	var errs []error
+	for _, lref := range lrefs {
+		if !lref.IsDigest() {
+			fmt.Fprintf(env.Stderr, "Warning: always sign the artifact by digest (@sha256:...) rather than a tag (:%s): the tag may point to other content later\n", lref.Reference)
+		}
+		var signed *signet.Signed
+		err := withWritableLayout(ctx, lref, func(t signet.Target) error {
+			var err error
+			signed, err = signet.SignOCI(ctx, t, lref.Reference, opts)
+			return err
 		})
+		if err != nil {
+			if errors.Is(err, signet.ErrInvalidInput) {
+				err = usageErr(err)
+			}
+			errs = append(errs, fmt.Errorf("sign %s: %w", lref, err))
+			continue
+		}
+		r := toSignResult(lref.Dir, signed)
+		results = append(results, r)
+		if !o.output.json() {
+			printSigned(env.Stdout, r, "")
+		}
 	}
-	fmt.Fprintf(env.Stdout, "Successfully signed %s\nSignature manifest: %s (%s)\n", target, signed.Manifest.Digest, signed.MediaType)
-	return nil
+	if o.output.json() {
+		var v any = results
+		if len(refs) == 1 && len(results) == 1 {
+			v = results[0]
+		}
+		if err := writeJSON(env.Stdout, v); err != nil {
+			return err
+		}
+	}
+	return firstError(errs)
+}
+
+func printSigned(w io.Writer, r signResult, indent string) {
+	fmt.Fprintf(w, "%sSuccessfully signed %s\n%sSignature manifest: %s (%s)\n", indent, r.Reference, indent, r.Signature, r.SignatureMediaType)
+	for _, c := range r.Children {
+		printSigned(w, c, indent+"  ")
+	}
+}
+
+// firstError returns the first of errs (which sets the exit code), noting
+// how many more failed.
+func firstError(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return fmt.Errorf("%w (and %d more references failed)", errs[0], len(errs)-1)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -24,18 +25,20 @@ type verifyOpts struct {
 func newVerifyCmd(env *Env) *cobra.Command {
 	o := &verifyOpts{}
 	cmd := &cobra.Command{
-		Use:   "verify --oci-layout --scope REGISTRY/REPO DIR@sha256:DIGEST|DIR:TAG",
-		Short: "Verify an artifact's signatures against the OCI trust policy",
-		Long: `Verify the signatures of an artifact against the OCI trust policy
-(trustpolicy.oci.json, else trustpolicy.json) and the trust store. The
+		Use:   "verify --oci-layout --scope REGISTRY/REPO REFERENCE...",
+		Short: "Verify artifacts' signatures against the OCI trust policy",
+		Long: `Verify the signatures of artifacts against the OCI trust policy
+(trustpolicy.oci.json, else trustpolicy.json) and the trust store. An
 artifact is trusted when one signature verifies. With --oci-layout, --scope
-names the repository whose trust policy statement applies.
+names the repository whose trust policy statement applies. Several
+references are verified concurrently, each with its own verdict; -o json
+prints one object for one reference and an array for several.
 
 Exit codes: 0 trusted, 1 not trusted, 2 bad usage or configuration, 3 I/O.`,
 		Example: `  signet verify --oci-layout --scope example.com/app ./layout@sha256:9f2c...
   signet verify --oci-layout --scope example.com/app -o json ./layout:v1`,
-		Args: exactArgs(1, "one artifact reference"),
-		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd, env, o, args[0]) },
+		Args: minArgs(1, "at least one artifact reference"),
+		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd, env, o, args) },
 	}
 	o.output.AddFlags(cmd)
 	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "the reference is an OCI image layout directory")
@@ -45,7 +48,7 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad usage or configuration, 3 I/O.`,
 	return cmd
 }
 
-func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, ref string) error {
+func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, refs []string) error {
 	if err := o.output.validate(); err != nil {
 		return err
 	}
@@ -58,9 +61,13 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, ref string) error {
 	if err := checkMaxSignatures(o.maxSignatures); err != nil {
 		return err
 	}
-	lref, err := registry.ParseLayoutReference(ref)
-	if err != nil {
-		return usageErr(err)
+	lrefs := make([]registry.LayoutReference, len(refs))
+	for i, ref := range refs {
+		lref, err := registry.ParseLayoutReference(ref)
+		if err != nil {
+			return usageErr(err)
+		}
+		lrefs[i] = lref
 	}
 	md, err := parseMetadata(o.userMetadata)
 	if err != nil {
@@ -75,24 +82,77 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, ref string) error {
 		return policyLoadError(err, "signet policy")
 	}
 	ctx := cmd.Context()
-	store, err := openReadLayout(ctx, lref)
-	if err != nil {
-		return err
+	v := newVerifier(env, dir)
+	for _, lref := range lrefs {
+		if !lref.IsDigest() {
+			fmt.Fprintf(env.Stderr, "Warning: always verify the artifact by digest (@sha256:...) rather than a tag (:%s)\n", lref.Reference)
+		}
 	}
-	if !lref.IsDigest() {
-		fmt.Fprintf(env.Stderr, "Warning: always verify the artifact by digest (@sha256:...) rather than a tag (:%s)\n", lref.Reference)
-	}
-	out, err := signet.VerifyOCI(ctx, store, lref.Reference, signet.VerifyOCIOptions{
-		Policy: policy, Verifier: newVerifier(env, dir), Scope: o.scope, UserMetadata: md, MaxSignatures: o.maxSignatures,
+	outs := make([]*signet.Outcome, len(lrefs))
+	errs := make([]error, len(lrefs))
+	forEach(len(lrefs), verifyConcurrency, func(i int) {
+		lref := lrefs[i]
+		store, err := openReadLayout(ctx, lref)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		outs[i], errs[i] = signet.VerifyOCI(ctx, store, lref.Reference, signet.VerifyOCIOptions{
+			Policy: policy, Verifier: v, Scope: o.scope, UserMetadata: md, MaxSignatures: o.maxSignatures,
+		})
+		if outs[i] != nil {
+			outs[i].Artifact = lref.Dir + "@" + outs[i].Artifact
+		}
 	})
-	if out != nil {
-		out.Artifact = lref.Dir + "@" + out.Artifact
+	var failed []error
+	for i, lref := range lrefs {
+		if errs[i] == nil {
+			continue
+		}
+		failed = append(failed, explainOutcome(outs[i], errs[i], fmt.Sprintf("%s (scope %s)", lref, o.scope)))
+		if outs[i] == nil {
+			outs[i] = &signet.Outcome{Verdict: signet.VerdictError, Artifact: lref.String(), Signatures: []signet.SignatureOutcome{}, Reason: errs[i].Error()}
+		}
 	}
-	return printOutcome(env, &o.output, out, err, fmt.Sprintf("%s (scope %s)", ref, o.scope))
+	if o.output.json() {
+		var doc any = outs
+		if len(outs) == 1 {
+			doc = outs[0]
+		}
+		if err := writeJSON(env.Stdout, doc); err != nil {
+			return err
+		}
+	} else {
+		for i, out := range outs {
+			if errs[i] != nil && out.Verdict == signet.VerdictError {
+				continue // reported on stderr
+			}
+			printOutcomeText(env.Stdout, env.Stderr, out)
+		}
+	}
+	return firstError(failed)
+}
+
+// verifyConcurrency bounds the references verified at once.
+const verifyConcurrency = 8
+
+// forEach calls fn(0..n-1), at most limit at a time, and waits for all.
+func forEach(n, limit int, fn func(i int)) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }
 
 // printOutcome prints an Outcome as text or JSON and returns the error that
-// sets the exit code.
+// sets the exit code (blob verify: one artifact).
 func printOutcome(env *Env, of *outputFlag, out *signet.Outcome, err error, what string) error {
 	if out == nil {
 		return err
@@ -104,8 +164,14 @@ func printOutcome(env *Env, of *outputFlag, out *signet.Outcome, err error, what
 	} else {
 		printOutcomeText(env.Stdout, env.Stderr, out)
 	}
-	if err == nil {
-		return nil
+	return explainOutcome(out, err, what)
+}
+
+// explainOutcome turns a verification error into the one Error line (and
+// Hint) the user sees: which policy, which check, what to do.
+func explainOutcome(out *signet.Outcome, err error, what string) error {
+	if err == nil || out == nil {
+		return err
 	}
 	if errors.Is(err, signet.ErrSignatureLimit) {
 		return withHint(fmt.Errorf("signature verification failed for %s: %w", what, err), "every signature evaluated failed: raise --max-signatures to evaluate more of them")
