@@ -102,11 +102,7 @@ func (h *HTTPTimestamper) post(ctx context.Context, der []byte) ([]byte, error) 
 	}
 	hreq.Header.Set("Content-Type", MediaTypeQuery)
 	hreq.Header.Set("Accept", MediaTypeReply)
-	client := h.Client
-	if client == nil {
-		client = &http.Client{Timeout: DefaultTimeout}
-	}
-	resp, err := client.Do(hreq)
+	resp, err := h.client().Do(hreq)
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}
@@ -118,10 +114,7 @@ func (h *HTTPTimestamper) post(ctx context.Context, der []byte) ([]byte, error) 
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != MediaTypeReply {
 		return nil, fmt.Errorf("%w: %q, want %s", ErrContentType, ct, MediaTypeReply)
 	}
-	limit := h.MaxResponseBytes
-	if limit <= 0 {
-		limit = DefaultMaxResponseBytes
-	}
+	limit := h.maxResponseBytes()
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("%w: %d bytes announced, over the limit of %d", ErrResponseTooLarge, resp.ContentLength, limit)
 	}
@@ -133,6 +126,22 @@ func (h *HTTPTimestamper) post(ctx context.Context, der []byte) ([]byte, error) 
 		return nil, fmt.Errorf("%w: over the limit of %d bytes", ErrResponseTooLarge, limit)
 	}
 	return body, nil
+}
+
+// client returns Client, or a new client with DefaultTimeout.
+func (h *HTTPTimestamper) client() *http.Client {
+	if h.Client != nil {
+		return h.Client
+	}
+	return &http.Client{Timeout: DefaultTimeout}
+}
+
+// maxResponseBytes returns MaxResponseBytes, or DefaultMaxResponseBytes.
+func (h *HTTPTimestamper) maxResponseBytes() int64 {
+	if h.MaxResponseBytes > 0 {
+		return h.MaxResponseBytes
+	}
+	return DefaultMaxResponseBytes
 }
 
 // transportError classifies a failure to exchange the request.

@@ -7,6 +7,9 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/smallstep/pkcs7"
 
 	"github.com/signet-dev/signet/signature"
 )
@@ -155,6 +158,17 @@ func (t *Token) verifySigner() (*x509.Certificate, error) {
 	// pkcs7 checks the message-digest attribute against the TSTInfo and
 	// the signature over the signed attributes with the signer's key.
 	if err := t.p7.Verify(); err != nil {
+		// pkcs7 also holds a signing-time attribute, when there is one,
+		// against the signer's validity, before checking the signature.
+		var st *pkcs7.SigningTimeNotValidError
+		if errors.As(err, &st) {
+			return nil, fmt.Errorf("%w: TSA certificate %q was not valid at the token's signing-time attribute %s (valid from %s to %s)",
+				ErrUntrustedTSA, cert.Subject, st.SigningTime.UTC().Format(time.RFC3339), cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
+		}
+		var md *pkcs7.MessageDigestMismatchError
+		if errors.As(err, &md) {
+			return nil, fmt.Errorf("%w: the TSTInfo does not match the signed message-digest attribute", ErrInvalidSignature)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidSignature, err)
 	}
 	return cert, nil
@@ -239,7 +253,7 @@ func (t *Token) verifyChain(leaf *x509.Certificate, roots []*x509.Certificate) (
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: TSA certificate %q does not chain to a trusted root at %s: %v", ErrUntrustedTSA, leaf.Subject, t.Info.Range(), err)
+		return nil, fmt.Errorf("%w: TSA certificate %q does not chain to a trusted root at genTime %s: %v", ErrUntrustedTSA, leaf.Subject, t.Info.GenTime.Format(time.RFC3339Nano), err)
 	}
 	var first error
 	for _, c := range chains {
