@@ -41,7 +41,9 @@ func TestTimestampResponseFaults(t *testing.T) {
 	}{
 		{name: "nonce differs", rewrite: func(q *timeStampReq) { q.Nonce = new(big.Int).Add(q.Nonce, big.NewInt(1)) }, want: ErrNonceMismatch},
 		{name: "nonce dropped", rewrite: func(q *timeStampReq) { q.Nonce = nil }, want: ErrNonceMismatch},
-		{name: "imprint over other bytes", rewrite: func(q *timeStampReq) { q.MessageImprint = imprintOf([]byte("the payload, not the signature"), crypto.SHA256) }, want: ErrImprintMismatch},
+		{name: "imprint over other bytes", rewrite: func(q *timeStampReq) {
+			q.MessageImprint = imprintOf([]byte("the payload, not the signature"), crypto.SHA256)
+		}, want: ErrImprintMismatch},
 		{name: "imprint with another hash", rewrite: func(q *timeStampReq) { q.MessageImprint = imprintOf(sig, crypto.SHA512) }, want: ErrImprintMismatch},
 		{
 			name: "status rejection (imprint hash not accepted by the TSA)", cfg: tsaConfig{Digests: "sha256"}, hash: crypto.SHA512, want: ErrRejected,
