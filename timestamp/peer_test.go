@@ -307,10 +307,12 @@ func opensslReplyToken(t testing.TB, pki *tsaPKI, cfg tsaConfig, sig []byte, h c
 
 // cmsOptions shape cmsSign.
 type cmsOptions struct {
-	CAdES       bool   // -cades: add signing-certificate-v2
-	NoCerts     bool   // -nocerts: embed no certificate
-	Data        bool   // leave the encapsulated content type id-data
-	Digest      string // -md; "" means sha256
+	CAdES       bool     // -cades: add signing-certificate-v2
+	NoCerts     bool     // -nocerts: embed no certificate
+	Data        bool     // leave the encapsulated content type id-data
+	Digest      string   // -md; "" means sha256
+	KeyOpts     []string // -keyopt values, e.g. rsa_padding_mode:pss
+	CoSigner    *tsaPKI  // a second signer (its leaf), for a two-signer token
 	ExtraCerts  []*x509.Certificate
 	SkipChainCA bool // embed the signer only, not its CAs
 }
@@ -349,6 +351,14 @@ func cmsSign(t testing.TB, pki *tsaPKI, content []byte, o cmsOptions) []byte {
 	}
 	if o.CAdES {
 		args = append(args, "-cades")
+	}
+	for _, k := range o.KeyOpts {
+		args = append(args, "-keyopt", k)
+	}
+	if o.CoSigner != nil {
+		writeFile(t, dir, "key2.pem", testpki.KeyPEM(t, o.CoSigner.Leaf.Key))
+		writeFile(t, dir, "crt2.pem", testpki.CertsPEM(o.CoSigner.Leaf.Cert))
+		args = append(args, "-signer", "crt2.pem", "-inkey", "key2.pem")
 	}
 	if o.NoCerts {
 		args = append(args, "-nocerts")

@@ -94,6 +94,9 @@ func (t *Token) verifySigner() (*x509.Certificate, error) {
 	if h := hashFromOID(si.DigestAlgorithm.Algorithm); h == 0 {
 		return nil, fmt.Errorf("%w: the token is signed with digest %s; use SHA-256, SHA-384 or SHA-512", ErrUnsupportedHash, si.DigestAlgorithm.Algorithm)
 	}
+	if si.DigestEncryptionAlgorithm.Algorithm.Equal(oidRSASSAPSS) {
+		return nil, fmt.Errorf("%w: the token is signed with RSASSA-PSS, which signet does not accept in timestamp tokens (RSA PKCS #1 v1.5 and ECDSA are)", ErrInvalidSignature)
+	}
 	if len(si.AuthenticatedAttributes) == 0 {
 		return nil, fmt.Errorf("%w (TSA-6): the signer has no signed attributes", ErrMissingSigningCertificateV2)
 	}

@@ -7,8 +7,10 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,6 +63,7 @@ func TestVerifyFaults(t *testing.T) {
 		c.NotBefore = time.Now().Add(-3 * time.Hour)
 		c.NotAfter = time.Now().Add(-2 * time.Hour)
 	}})
+	rsaTSA := newTSAPKI(t, pkiOptions{LeafKey: "rsa-2048", Name: "rsa tsa"})
 	rsa1024 := newTSAPKI(t, pkiOptions{LeafKey: "rsa-1024", Name: "weak tsa"})
 
 	rootOf := func(p *tsaPKI) []*x509.Certificate { return []*x509.Certificate{p.Root.Cert} }
@@ -90,9 +93,12 @@ func TestVerifyFaults(t *testing.T) {
 		{name: "genTime before the TSA leaf's validity (TSA-7: chain validated at genTime)", token: fromCMSAt(good, time.Now().Add(-2*time.Hour)), want: ErrUntrustedTSA},
 		{name: "genTime inside the TSA leaf's validity, signed now", token: fromCMSAt(good, time.Now().Add(-30*time.Minute))},
 		{name: "signing-certificate (v1) only", token: opensslReplyToken(t, good, tsaConfig{ESSCertIDAlg: "sha1"}, sig, crypto.SHA256), want: ErrMissingSigningCertificateV2},
+		{name: "signing-certificate-v2 with a SHA-224 certificate hash", token: opensslReplyToken(t, good, tsaConfig{ESSCertIDAlg: "sha224"}, sig, crypto.SHA256), want: ErrUnsupportedHash},
 		{name: "no signing-certificate attribute (TC-18)", token: fromCMS(good, cmsOptions{}), want: ErrMissingSigningCertificateV2},
 		{name: "no certificates in the token", token: fromCMS(good, cmsOptions{CAdES: true, NoCerts: true}), want: ErrSignerCertificate},
 		{name: "TSTInfo altered after signing", token: tamper(realTok.Raw), want: ErrInvalidSignature},
+		{name: "RSA PKCS #1 v1.5 signer", token: fromCMS(rsaTSA, cmsOptions{CAdES: true}), roots: rootOf(rsaTSA)},
+		{name: "RSASSA-PSS signer (not supported, unlike the reference)", token: fromCMS(rsaTSA, cmsOptions{CAdES: true, KeyOpts: []string{"rsa_padding_mode:pss"}}), roots: rootOf(rsaTSA), want: ErrInvalidSignature},
 		{name: "CMS digest SHA-1", token: fromCMS(good, cmsOptions{CAdES: true, Digest: "sha1"}), want: ErrUnsupportedHash},
 	}
 	for i := range tests {
@@ -186,6 +192,7 @@ func TestParseTokenMalformed(t *testing.T) {
 		{name: "BER indefinite length", token: ber(), msg: "ContentInfo"},
 		{name: "not signedData", token: mustMarshal(t, contentInfo{ContentType: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}, Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: []byte{0x04, 0x00}}}), msg: "not signedData"},
 		{name: "encapsulated content id-data", token: cmsSign(t, pki, realTok.p7.Content, cmsOptions{CAdES: true, Data: true}), msg: "not id-ct-TSTInfo"},
+		{name: "two signers", token: cmsSign(t, pki, realTok.p7.Content, cmsOptions{CAdES: true, CoSigner: newTSAPKI(t, pkiOptions{LeafKey: "ec-256", Name: "co-signer"})}), msg: "2 signers"},
 		{name: "TSTInfo version 2", token: with(func(v *tstInfo) { v.Version = 2 }), msg: "version is 2"},
 		{name: "genTime with a UTC offset", token: with(func(v *tstInfo) { v.GenTime = genTimeRaw("20261124100000+0100") }), msg: "UTC"},
 		{name: "genTime as UTCTime", token: with(func(v *tstInfo) {
@@ -236,4 +243,33 @@ func mustMarshal(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return der
+}
+
+// TestVerifyConcurrent: one parsed token verified from several goroutines
+// (run with -race), and a Token not made by ParseToken is refused.
+func TestVerifyConcurrent(t *testing.T) {
+	pki := newTSAPKI(t, pkiOptions{LeafKey: "ec-256"})
+	sig := randomSig(t, 64)
+	tok := opensslToken(t, pki, tsaConfig{Accuracy: "secs:2"}, sig, crypto.SHA256)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			rng, _, err := tok.Verify(sig, []*x509.Certificate{pki.Root.Cert}, VerifyOptions{})
+			if err == nil && rng.Accuracy != 2*time.Second {
+				err = fmt.Errorf("accuracy %v", rng.Accuracy)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if _, _, err := (&Token{Raw: tok.Raw, Info: tok.Info}).Verify(sig, []*x509.Certificate{pki.Root.Cert}, VerifyOptions{}); !errors.Is(err, ErrMalformedToken) {
+		t.Errorf("hand-made Token: %v, want ErrMalformedToken", err)
+	}
 }
