@@ -22,6 +22,7 @@ type fuzzSeeds struct {
 
 func newFuzzSeeds(f *testing.F) *fuzzSeeds {
 	f.Helper()
+	opensslBin(f)
 	s := &fuzzSeeds{sig: randomSig(f, 64)}
 	p1 := newTSAPKI(f, pkiOptions{LeafKey: "ec-384"})
 	ec := newTSAPKI(f, pkiOptions{LeafKey: "ec-256", NoIntermediate: true, Name: "ec tsa"})

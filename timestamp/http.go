@@ -38,7 +38,7 @@ type HTTPTimestamper struct {
 	// DefaultTimeout (15 s) for each call; a caller's client keeps its own
 	// timeout, and the context bounds the call either way.
 	Client *http.Client
-	// MaxResponseBytes bounds the response body; 0 means
+	// MaxResponseBytes bounds the response body; 0 (or less) means
 	// DefaultMaxResponseBytes (1 MiB).
 	MaxResponseBytes int64
 }

@@ -23,6 +23,7 @@ import (
 // distinct error, with the real openssl TSA producing the answer and the
 // handler distorting the query or the HTTP exchange around it.
 func TestTimestampResponseFaults(t *testing.T) {
+	opensslBin(t)
 	pki := newTSAPKI(t, pkiOptions{LeafKey: "ec-256"})
 	sig := randomSig(t, 96)
 	plain := func(w http.ResponseWriter, reply []byte) {
@@ -123,6 +124,7 @@ func TestTimestampResponseFaults(t *testing.T) {
 // TSA reads it back: version 1, imprint with NULL parameters over the
 // signature bytes, certReq true, a fresh nonce below 2^159, no policy.
 func TestTimestampRequest(t *testing.T) {
+	opensslBin(t)
 	pki := newTSAPKI(t, pkiOptions{LeafKey: "ec-256"})
 	o := newOpenSSLTSA(t, pki, tsaConfig{})
 	var seen []timeStampReq

@@ -12,6 +12,7 @@ import (
 // without one, the baseline policy 0.4.0.2023.1.1 means ± 1 s and any other
 // policy means genTime exactly.
 func TestRangeOpenSSL(t *testing.T) {
+	opensslBin(t)
 	pki := newTSAPKI(t, pkiOptions{LeafKey: "ec-256"})
 	sig := randomSig(t, 64)
 	// validity builds a certificate valid from genTime+from to
@@ -98,6 +99,7 @@ func TestRangeOpenSSL(t *testing.T) {
 // certificate expires, because the TSA chain is validated at genTime, not
 // now (TSA-7, TSACERT-4).
 func TestVerifyAfterTSAExpiry(t *testing.T) {
+	opensslBin(t)
 	const life = 2 * time.Second
 	pki := newTSAPKI(t, pkiOptions{LeafKey: "ec-256", Modify: func(c *x509.Certificate) {
 		c.NotBefore = time.Now().Add(-time.Minute)

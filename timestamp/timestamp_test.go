@@ -28,6 +28,7 @@ func randomSig(t testing.TB, n int) []byte {
 // the TSA root (TSA-1..3, TSA-5..7, TSACERT-1..4, ALG-4); openssl ts
 // -verify agrees the token covers the signature bytes.
 func TestTimestampOpenSSL(t *testing.T) {
+	opensslBin(t)
 	tests := []struct {
 		name    string
 		hash    crypto.Hash
@@ -112,6 +113,7 @@ func TestTimestampOpenSSL(t *testing.T) {
 // TestVerifyWrongHashOption: VerifyOptions.Hash pins the imprint hash
 // (signing side, ALG-4); the zero value accepts any of the three.
 func TestVerifyWrongHashOption(t *testing.T) {
+	opensslBin(t)
 	pki := newTSAPKI(t, pkiOptions{LeafKey: "ec-256"})
 	sig := randomSig(t, 64)
 	tok := opensslToken(t, pki, tsaConfig{}, sig, crypto.SHA384)

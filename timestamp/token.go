@@ -18,8 +18,9 @@ import (
 const MaxTokenBytes = 1 << 20
 
 // MaxTokenCertificates bounds the certificates embedded in a token. A TSA
-// sends its chain (two to four certificates; openssl sends the TSA
-// certificate twice); more only makes chain building slower.
+// sends its chain, two to four certificates, sometimes with the TSA
+// certificate twice (openssl ts when -chain holds it too); more only makes
+// chain building slower.
 const MaxTokenCertificates = 32
 
 // maxAccuracySeconds bounds TSTInfo.accuracy.seconds so that the accuracy

@@ -22,6 +22,7 @@ import (
 // TC-18). Tokens come from openssl ts -reply, or from openssl cms -sign
 // over a real openssl TSTInfo where openssl ts refuses the fault.
 func TestVerifyFaults(t *testing.T) {
+	opensslBin(t)
 	good := newTSAPKI(t, pkiOptions{LeafKey: "ec-256"})
 	other := newTSAPKI(t, pkiOptions{LeafKey: "ec-256", Name: "other tsa"})
 	sig := randomSig(t, 128)
@@ -154,6 +155,7 @@ func TestVerifyFaults(t *testing.T) {
 // TimeStampToken with one signer and a version 1 TSTInfo in UTC, each as
 // ErrMalformedToken.
 func TestParseTokenMalformed(t *testing.T) {
+	opensslBin(t)
 	pki := newTSAPKI(t, pkiOptions{LeafKey: "ec-256"})
 	sig := randomSig(t, 32)
 	realTok := opensslToken(t, pki, tsaConfig{}, sig, crypto.SHA256)
@@ -248,6 +250,7 @@ func mustMarshal(t testing.TB, v any) []byte {
 // TestVerifyConcurrent: one parsed token verified from several goroutines
 // (run with -race), and a Token not made by ParseToken is refused.
 func TestVerifyConcurrent(t *testing.T) {
+	opensslBin(t)
 	pki := newTSAPKI(t, pkiOptions{LeafKey: "ec-256"})
 	sig := randomSig(t, 64)
 	tok := opensslToken(t, pki, tsaConfig{Accuracy: "secs:2"}, sig, crypto.SHA256)
