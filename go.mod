@@ -11,6 +11,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/veraison/go-cose v1.3.0
 	golang.org/x/crypto v0.59.0
+	golang.org/x/mod v0.43.0
 	oras.land/oras-go/v2 v2.7.0
 )
 

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package plugin
+
+import "os/exec"
+
+// killProcessGroup keeps os/exec's default: cancellation kills the plugin
+// process only.
+func killProcessGroup(*exec.Cmd) {}
