@@ -91,11 +91,12 @@ func (t *Token) verifySigner() (*x509.Certificate, error) {
 		return nil, fmt.Errorf("%w: token was not made by ParseToken", ErrMalformedToken)
 	}
 	si := t.p7.Signers[0]
-	if h := hashFromOID(si.DigestAlgorithm.Algorithm); h == 0 {
+	digest := hashFromOID(si.DigestAlgorithm.Algorithm)
+	if digest == 0 {
 		return nil, fmt.Errorf("%w: the token is signed with digest %s; use SHA-256, SHA-384 or SHA-512", ErrUnsupportedHash, si.DigestAlgorithm.Algorithm)
 	}
-	if si.DigestEncryptionAlgorithm.Algorithm.Equal(oidRSASSAPSS) {
-		return nil, fmt.Errorf("%w: the token is signed with RSASSA-PSS, which signet does not accept in timestamp tokens (RSA PKCS #1 v1.5 and ECDSA are)", ErrInvalidSignature)
+	if err := checkSignatureAlgorithm(si.DigestEncryptionAlgorithm.Algorithm, digest); err != nil {
+		return nil, err
 	}
 	if len(si.AuthenticatedAttributes) == 0 {
 		return nil, fmt.Errorf("%w (TSA-6): the signer has no signed attributes", ErrMissingSigningCertificateV2)
@@ -175,6 +176,33 @@ func (t *Token) verifySigner() (*x509.Certificate, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidSignature, err)
 	}
 	return cert, nil
+}
+
+// checkSignatureAlgorithm admits the signer's signature algorithms: RSA
+// PKCS #1 v1.5 (rsaEncryption, or shaNNNWithRSAEncryption) and ECDSA
+// (ecdsa-with-SHANNN), where an algorithm that names a hash must name the
+// signer's digest. pkcs7 would otherwise verify ecdsa-with-SHA1 or
+// sha1WithRSAEncryption signatures whatever the digest algorithm says.
+func checkSignatureAlgorithm(alg asn1.ObjectIdentifier, digest crypto.Hash) error {
+	var named crypto.Hash
+	switch {
+	case alg.Equal(oidRSAEncryption):
+		return nil
+	case alg.Equal(oidSHA256WithRSA), alg.Equal(oidECDSAWithSHA256):
+		named = crypto.SHA256
+	case alg.Equal(oidSHA384WithRSA), alg.Equal(oidECDSAWithSHA384):
+		named = crypto.SHA384
+	case alg.Equal(oidSHA512WithRSA), alg.Equal(oidECDSAWithSHA512):
+		named = crypto.SHA512
+	case alg.Equal(oidRSASSAPSS):
+		return fmt.Errorf("%w: the token is signed with RSASSA-PSS, which signet does not accept in timestamp tokens (RSA PKCS #1 v1.5 and ECDSA are)", ErrInvalidSignature)
+	default:
+		return fmt.Errorf("%w: the token's signature algorithm %s is not RSA PKCS #1 v1.5 or ECDSA with SHA-256, SHA-384 or SHA-512", ErrInvalidSignature, alg)
+	}
+	if named != digest {
+		return fmt.Errorf("%w: the token's signature algorithm names %s but its digest algorithm is %s", ErrInvalidSignature, hashName(named), hashName(digest))
+	}
+	return nil
 }
 
 // checkContentTypeAttr enforces RFC 5652 §11.1: with signed attributes the

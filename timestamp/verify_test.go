@@ -46,6 +46,22 @@ func TestVerifyFaults(t *testing.T) {
 		v.GenTime = genTimeRaw(at.UTC().Format("20060102150405Z"))
 		return cmsSign(t, pki, marshalTSTInfo(t, v), cmsOptions{CAdES: true})
 	}
+	// swapSigAlg rewrites the signer's ecdsa-with-SHA256 into
+	// ecdsa-with-SHA384 (same length, still DER), leaving the SHA-256 digest
+	// algorithm: the signature algorithm no longer matches the digest.
+	swapSigAlg := func(tok []byte) []byte {
+		from := mustMarshal(t, oidECDSAWithSHA256)
+		to := mustMarshal(t, oidECDSAWithSHA384)
+		if bytes.Count(tok, from) == 0 {
+			t.Fatal("ecdsa-with-SHA256 not found in the token")
+		}
+		// The signer's algorithm comes after the certificates: replace the
+		// last occurrence.
+		i := bytes.LastIndex(tok, from)
+		d := bytes.Clone(tok)
+		copy(d[i:], to)
+		return d
+	}
 	tamper := func(tok []byte) []byte {
 		// Flip the last byte of the message imprint inside the signed
 		// TSTInfo: still DER, no longer what the TSA signed.
@@ -100,6 +116,7 @@ func TestVerifyFaults(t *testing.T) {
 		{name: "TSTInfo altered after signing", token: tamper(realTok.Raw), want: ErrInvalidSignature},
 		{name: "RSA PKCS #1 v1.5 signer", token: fromCMS(rsaTSA, cmsOptions{CAdES: true}), roots: rootOf(rsaTSA)},
 		{name: "RSASSA-PSS signer (not supported, unlike the reference)", token: fromCMS(rsaTSA, cmsOptions{CAdES: true, KeyOpts: []string{"rsa_padding_mode:pss"}}), roots: rootOf(rsaTSA), want: ErrInvalidSignature},
+		{name: "signature algorithm names another hash than the digest", token: swapSigAlg(realTok.Raw), want: ErrInvalidSignature},
 		{name: "CMS digest SHA-1", token: fromCMS(good, cmsOptions{CAdES: true, Digest: "sha1"}), want: ErrUnsupportedHash},
 	}
 	for i := range tests {
