@@ -51,14 +51,24 @@ type SignatureOutcome struct {
 	MediaType string `json:"mediaType"`
 	Verified  bool   `json:"verified"`
 	// Signer is the leaf certificate's subject, when the envelope parsed.
-	Signer      string           `json:"signer,omitempty"`
-	SigningTime *time.Time       `json:"signingTime,omitempty"`
-	Expiry      *time.Time       `json:"expiry,omitempty"`
-	Checks      []verifier.Check `json:"checks"`
+	Signer      string     `json:"signer,omitempty"`
+	SigningTime *time.Time `json:"signingTime,omitempty"`
+	Expiry      *time.Time `json:"expiry,omitempty"`
+	// Timestamp is the verified RFC 3161 timestamp, when the policy had one
+	// verified.
+	Timestamp *TimestampInfo   `json:"timestamp,omitempty"`
+	Checks    []verifier.Check `json:"checks"`
 	// Error is the first enforced failure.
 	Error string `json:"error,omitempty"`
 
 	result *verifier.Result
+}
+
+// TimestampInfo is the time a verified timestamp vouches for:
+// [genTime - accuracy, genTime + accuracy].
+type TimestampInfo struct {
+	GenTime  time.Time `json:"genTime"`
+	Accuracy string    `json:"accuracy"`
 }
 
 // Result returns the underlying verifier result.
@@ -90,6 +100,9 @@ func (o *Outcome) add(source, mediaType string, r *verifier.Result) {
 			t = t.UTC()
 			so.Expiry = &t
 		}
+	}
+	if ts := r.Timestamp; ts != nil {
+		so.Timestamp = &TimestampInfo{GenTime: ts.GenTime.UTC(), Accuracy: ts.Accuracy.String()}
 	}
 	if r.Err != nil {
 		so.Error = r.Err.Error()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/signet-dev/signet/envelope"
 	"github.com/signet-dev/signet/signature"
+	"github.com/signet-dev/signet/timestamp"
 )
 
 // Version is signet's version, written into the signing agent.
@@ -32,6 +34,12 @@ type SignOptions struct {
 	SigningAgent string
 	// Now returns the signing time; nil means time.Now.
 	Now func() time.Time
+	// Timestamper, when set, countersigns the signature with an RFC 3161
+	// timestamp (SIGN-5). Any timestamping failure fails signing.
+	Timestamper timestamp.Timestamper
+	// TSARoots are the roots the timestamp token must chain to; required
+	// with Timestamper.
+	TSARoots []*x509.Certificate
 }
 
 func (o *SignOptions) format() envelope.Format {
@@ -101,9 +109,45 @@ func signDescriptor(ctx context.Context, desc ocispec.Descriptor, opts SignOptio
 	if err != nil {
 		return nil, err
 	}
+	if opts.Timestamper != nil {
+		if env, err = addTimestamp(ctx, f, env, opts); err != nil {
+			return nil, err
+		}
+	}
 	chain, err := opts.Signer.CertificateChain(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &Signed{Envelope: env, MediaType: f.MediaType(), Target: desc, SigningTime: signingTime, Chain: chain}, nil
+}
+
+// addTimestamp asks the TSA for a token over the envelope's primitive
+// signature, verifies it against opts.TSARoots and the signing chain's
+// validity, and embeds it (SIGN-5, TSA-1..3).
+func addTimestamp(ctx context.Context, f envelope.Format, env []byte, opts SignOptions) ([]byte, error) {
+	if len(opts.TSARoots) == 0 {
+		return nil, fmt.Errorf("%w: a timestamp needs the TSA root certificate", ErrInvalidInput)
+	}
+	c, err := envelope.Open(f, env)
+	if err != nil {
+		return nil, err
+	}
+	h := c.Algorithm.Hash()
+	tok, err := opts.Timestamper.Timestamp(ctx, &timestamp.Request{Signature: c.Signature, Hash: h})
+	if err != nil {
+		if errors.Is(err, timestamp.ErrUnreachable) || errors.Is(err, timestamp.ErrTimeout) {
+			err = errors.Join(ErrIO, err)
+		}
+		return nil, fmt.Errorf("timestamp the signature: %w", err)
+	}
+	rng, _, err := tok.Verify(c.Signature, opts.TSARoots, timestamp.VerifyOptions{Hash: h})
+	if err != nil {
+		return nil, fmt.Errorf("timestamp the signature: the TSA's token: %w", err)
+	}
+	for _, cert := range c.CertificateChain {
+		if !rng.Within(cert) {
+			return nil, fmt.Errorf("timestamp the signature: the timestamp %s is outside the validity of certificate %q", rng, cert.Subject)
+		}
+	}
+	return envelope.AddTimestamp(f, env, tok.Raw)
 }

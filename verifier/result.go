@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"github.com/signet-dev/signet/signature"
+	"github.com/signet-dev/signet/timestamp"
 	"github.com/signet-dev/signet/trustpolicy"
 )
 
@@ -53,6 +54,9 @@ type Result struct {
 	Payload *signature.Payload `json:"-"`
 	// Err is the first enforced failure, nil when Verified.
 	Err error `json:"-"`
+	// Timestamp is the time range a verified RFC 3161 timestamp vouches
+	// for; nil when no timestamp was verified.
+	Timestamp *timestamp.Range `json:"-"`
 }
 
 // Warnings returns the failed checks whose action is log: the signature is

@@ -2,14 +2,18 @@ package verifier
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/signet-dev/signet/signature"
+	"github.com/signet-dev/signet/timestamp"
+	"github.com/signet-dev/signet/truststore"
 )
 
 // authenticTimestamp is PIPE-6 (§5.5, §6.3).
-func (r *run) authenticTimestamp(context.Context) error {
+func (r *run) authenticTimestamp(ctx context.Context) error {
 	c := r.res.Content
 	chain := c.CertificateChain
 	if c.Signed.SigningScheme == signature.SchemeX509SigningAuthority {
@@ -24,11 +28,7 @@ func (r *run) authenticTimestamp(context.Context) error {
 		return nil
 	}
 	if r.timestampTriggered() {
-		if len(c.Unsigned.TimestampSignature) == 0 {
-			return fmt.Errorf("no timestamp countersignature was found, and the trust policy requires one (it lists a tsa trust store)")
-		}
-		// TODO(issue 5): verify the RFC 3161 token (TSA-4..TSA-10).
-		return fmt.Errorf("the signature carries an RFC 3161 timestamp, which this version of signet cannot verify yet")
+		return r.verifyTimestamp(ctx)
 	}
 	for _, cert := range chain {
 		if r.now.Before(cert.NotBefore) {
@@ -57,4 +57,43 @@ func (r *run) timestampTriggered() bool {
 		}
 	}
 	return false
+}
+
+// verifyTimestamp is TSA-4..TSA-10: the token must exist, verify against
+// the statement's tsa stores, and vouch for a time range inside every
+// signing certificate's validity.
+func (r *run) verifyTimestamp(ctx context.Context) error {
+	c := r.res.Content
+	if len(c.Unsigned.TimestampSignature) == 0 {
+		return fmt.Errorf("no timestamp countersignature was found, and the trust policy requires one (it lists a tsa trust store)")
+	}
+	tok, err := timestamp.ParseToken(c.Unsigned.TimestampSignature)
+	if err != nil {
+		return fmt.Errorf("timestamp countersignature: %w", err)
+	}
+	var roots []*x509.Certificate
+	var loadErrs []error
+	for _, name := range r.in.Statement.StoresOfType(string(truststore.TypeTSA)) {
+		certs, err := r.v.Store.GetCertificates(ctx, truststore.TypeTSA, name)
+		if err != nil {
+			loadErrs = append(loadErrs, err)
+			continue
+		}
+		roots = append(roots, certs...)
+	}
+	if len(roots) == 0 {
+		return fmt.Errorf("no trusted TSA certificate found in the tsa trust stores: %w", errors.Join(loadErrs...))
+	}
+	rng, _, err := tok.Verify(c.Signature, roots, timestamp.VerifyOptions{})
+	if err != nil {
+		return fmt.Errorf("timestamp countersignature: %w", err)
+	}
+	for _, cert := range c.CertificateChain {
+		if !rng.Within(cert) {
+			return fmt.Errorf("the timestamp %s is not inside the validity of certificate %q (%s to %s)", rng,
+				cert.Subject, cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+	r.res.Timestamp = &rng
+	return nil
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -12,8 +15,10 @@ import (
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/envelope"
+	"github.com/signet-dev/signet/internal/fsutil"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/signer"
+	"github.com/signet-dev/signet/timestamp"
 	"github.com/signet-dev/signet/trustpolicy"
 	"github.com/signet-dev/signet/truststore"
 	"github.com/signet-dev/signet/verifier"
@@ -25,6 +30,8 @@ type signFlags struct {
 	format       string
 	expiry       time.Duration
 	userMetadata []string
+	tsaURL       string
+	tsaRoot      string
 }
 
 func (f *signFlags) AddFlags(cmd *cobra.Command, env *Env) {
@@ -33,6 +40,8 @@ func (f *signFlags) AddFlags(cmd *cobra.Command, env *Env) {
 	fl.StringVar(&f.format, "signature-format", "", "envelope format: jws or cose (default: config.json signatureFormat, else jws)")
 	fl.DurationVarP(&f.expiry, "expiry", "e", 0, "signature validity from now, e.g. 24h (whole seconds); 0 means no expiry")
 	fl.StringArrayVarP(&f.userMetadata, "user-metadata", "m", nil, "signed user metadata k=v (repeatable)")
+	fl.StringVar(&f.tsaURL, "timestamp-url", "", "RFC 3161 Time Stamping Authority URL: countersign the signature with a timestamp")
+	fl.StringVar(&f.tsaRoot, "timestamp-root-cert", "", "PEM file with the TSA's self-signed root certificate (required with --timestamp-url)")
 	_ = cmd.RegisterFlagCompletionFunc("signature-format", cobra.FixedCompletions([]string{"jws", "cose"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("key", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return keyNames(env), cobra.ShellCompDirectiveNoFileComp
@@ -75,7 +84,48 @@ func (f *signFlags) signOptions(env *Env) (signet.SignOptions, error) {
 	if err != nil {
 		return signet.SignOptions{}, err
 	}
-	return signet.SignOptions{Signer: s, Format: format, Expiry: f.expiry, UserMetadata: md, Now: env.Now}, nil
+	opts := signet.SignOptions{Signer: s, Format: format, Expiry: f.expiry, UserMetadata: md, Now: env.Now}
+	if err := f.timestampOptions(&opts); err != nil {
+		return signet.SignOptions{}, err
+	}
+	return opts, nil
+}
+
+// timestampOptions resolves --timestamp-url and --timestamp-root-cert: both
+// or neither; the root file holds exactly one self-signed certificate
+// (TSA-3).
+func (f *signFlags) timestampOptions(opts *signet.SignOptions) error {
+	if (f.tsaURL == "") != (f.tsaRoot == "") {
+		return usageErr(errors.New("--timestamp-url and --timestamp-root-cert go together"))
+	}
+	if f.tsaURL == "" {
+		return nil
+	}
+	u, err := url.Parse(f.tsaURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageErr(fmt.Errorf("--timestamp-url %q is not an http(s) URL", f.tsaURL))
+	}
+	data, err := fsutil.ReadFile(f.tsaRoot, truststore.MaxCertificateFileBytes)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: --timestamp-root-cert: %w", signet.ErrIO, err)
+		}
+		return usageErr(fmt.Errorf("--timestamp-root-cert: %w", err))
+	}
+	certs, err := truststore.ParseCertificates(data)
+	if err != nil {
+		return usageErr(fmt.Errorf("--timestamp-root-cert %s: %w", f.tsaRoot, err))
+	}
+	if len(certs) != 1 {
+		return usageErr(fmt.Errorf("--timestamp-root-cert %s holds %d certificates; it must hold exactly one, the TSA's root", f.tsaRoot, len(certs)))
+	}
+	root := certs[0]
+	if !bytes.Equal(root.RawIssuer, root.RawSubject) || root.CheckSignatureFrom(root) != nil {
+		return usageErr(fmt.Errorf("--timestamp-root-cert %s: %q is not a self-signed root certificate", f.tsaRoot, root.Subject))
+	}
+	opts.Timestamper = &timestamp.HTTPTimestamper{URL: f.tsaURL}
+	opts.TSARoots = certs
+	return nil
 }
 
 // envelopeFormat resolves --signature-format, then config.json, then jws.

@@ -219,6 +219,9 @@ func printOutcomeText(stdout, stderr io.Writer, out *signet.Outcome) {
 		if s.Expiry != nil {
 			fmt.Fprintf(stdout, "  expiry: %s\n", s.Expiry.Format("2006-01-02T15:04:05Z07:00"))
 		}
+		if ts := s.Timestamp; ts != nil {
+			fmt.Fprintf(stdout, "  timestamp: %s (±%s, RFC 3161, verified)\n", ts.GenTime.Format("2006-01-02T15:04:05Z07:00"), ts.Accuracy)
+		}
 		return
 	}
 	for i, s := range out.Signatures {
