@@ -264,10 +264,10 @@ type Repository struct {
 	mode   ReferrersMode
 	log    *slog.Logger
 
-	mu        sync.Mutex
-	hasAPI    *bool // detected referrers API support; nil until known
-	cache     []cachedManifest
-	warnings  map[string]bool
+	mu       sync.Mutex
+	hasAPI   *bool // detected referrers API support; nil until known
+	cache    []cachedManifest
+	warnings map[string]bool
 }
 
 type cachedManifest struct {
