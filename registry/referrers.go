@@ -94,7 +94,7 @@ func (r *Repository) referrersPage(ctx context.Context, u *url.URL, artifactType
 		return nil, 0, nil, err
 	}
 	req.Header.Set("Accept", ocispec.MediaTypeImageIndex)
-	resp, err := r.client.Do(req)
+	resp, err := timeoutClient{r.client, r.timeout}.Do(req)
 	if err != nil {
 		return nil, 0, nil, err
 	}

@@ -259,10 +259,11 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 // API converge when several signers update the same referrers tag index at
 // once (see Push).
 type Repository struct {
-	repo   *remote.Repository
-	client *auth.Client
-	mode   ReferrersMode
-	log    *slog.Logger
+	repo    *remote.Repository
+	client  *auth.Client
+	mode    ReferrersMode
+	log     *slog.Logger
+	timeout time.Duration
 
 	mu       sync.Mutex
 	hasAPI   *bool // detected referrers API support; nil until known
@@ -288,12 +289,13 @@ func NewRepository(ref string, opts RemoteOptions) (*Repository, string, error) 
 		return nil, "", err
 	}
 	repo := &Repository{
-		client: client,
-		mode:   opts.Referrers,
-		log:    opts.logger(),
+		client:  client,
+		mode:    opts.Referrers,
+		log:     opts.logger(),
+		timeout: opts.timeout(),
 	}
 	repo.repo = &remote.Repository{
-		Client:               client,
+		Client:               timeoutClient{client, opts.timeout()},
 		Reference:            orasregistry.Reference{Registry: r.Registry, Repository: r.Repository},
 		PlainHTTP:            opts.plainHTTP(r.Registry),
 		ReferrerListMaxPages: MaxReferrersPages,
@@ -550,3 +552,42 @@ const mediaTypeArtifactManifest = "application/vnd.oci.artifact.manifest.v1+json
 // errNoReferrersAPI means the registry answered the referrers endpoint in
 // a way that says it has no referrers API (DISC-2).
 var errNoReferrersAPI = errors.New("no referrers API")
+
+// timeoutClient says which limit a timed-out request ran into: the request
+// timeout (RemoteOptions.Timeout), not the caller's context.
+type timeoutClient struct {
+	c       remote.Client
+	timeout time.Duration
+}
+
+func (c timeoutClient) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.c.Do(req)
+	if err != nil {
+		return nil, c.explain(req, err)
+	}
+	resp.Body = &timeoutBody{ReadCloser: resp.Body, c: c, req: req}
+	return resp, nil
+}
+
+func (c timeoutClient) explain(req *http.Request, err error) error {
+	var timeout interface{ Timeout() bool }
+	isTimeout := errors.Is(err, context.DeadlineExceeded) || errors.As(err, &timeout) && timeout.Timeout()
+	if req.Context().Err() != nil || !isTimeout {
+		return err
+	}
+	return fmt.Errorf("%w (no complete answer from %s within the request timeout of %v)", err, req.URL.Host, c.timeout)
+}
+
+type timeoutBody struct {
+	io.ReadCloser
+	c   timeoutClient
+	req *http.Request
+}
+
+func (b *timeoutBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.c.explain(b.req, err)
+	}
+	return n, err
+}
