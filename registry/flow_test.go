@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	orasregistry "oras.land/oras-go/v2/registry"
+
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/envelope"
 	"github.com/signet-dev/signet/internal/testpki"
@@ -20,6 +22,13 @@ import (
 	"github.com/signet-dev/signet/trustpolicy"
 	"github.com/signet-dev/signet/truststore"
 	"github.com/signet-dev/signet/verifier"
+)
+
+// A Repository is what signet's OCI functions take, and lists referrers
+// itself (in the registry's order, DISC-5).
+var (
+	_ signet.Target               = (*registry.Repository)(nil)
+	_ orasregistry.ReferrerLister = (*registry.Repository)(nil)
 )
 
 // trustStore is a truststore.Store holding one CA store, "ca:acme".

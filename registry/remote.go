@@ -261,7 +261,6 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 type Repository struct {
 	repo    *remote.Repository
 	client  *auth.Client
-	mode    ReferrersMode
 	log     *slog.Logger
 	timeout time.Duration
 
@@ -290,7 +289,6 @@ func NewRepository(ref string, opts RemoteOptions) (*Repository, string, error) 
 	}
 	repo := &Repository{
 		client:  client,
-		mode:    opts.Referrers,
 		log:     opts.logger(),
 		timeout: opts.timeout(),
 	}
