@@ -226,7 +226,7 @@ const maxStderrSnippet = 512
 func (p *Plugin) call(ctx context.Context, req proto.Request, resp proto.Response) error {
 	cmd := req.Command()
 	if err := req.Validate(); err != nil {
-		return p.fail(cmd, fmt.Errorf("%w: %w", ErrInvalidRequest, err))
+		return p.fail(cmd, fmt.Errorf("%w: %s", ErrInvalidRequest, protoMessage(err)))
 	}
 	data, err := json.Marshal(req)
 	if err != nil {
@@ -243,9 +243,20 @@ func (p *Plugin) call(ctx context.Context, req proto.Request, resp proto.Respons
 		return p.fail(cmd, classify(ctx, callCtx, timeout, err, stderr))
 	}
 	if err := proto.Decode(stdout, resp); err != nil {
-		return p.fail(cmd, fmt.Errorf("%w: %w", ErrMalformedResponse, err))
+		return p.fail(cmd, fmt.Errorf("%w: %s", ErrMalformedResponse, displayText(protoMessage(err))))
 	}
 	return nil
+}
+
+// protoMessage returns the message of a proto validation error without
+// its code: the code is the plugin protocol's, and printing it here would
+// read as if the plugin had reported it.
+func protoMessage(err error) string {
+	var pe *proto.Error
+	if errors.As(err, &pe) && pe.Message != "" {
+		return pe.Message
+	}
+	return err.Error()
 }
 
 // classify turns a failed run into the error PROC-2 calls for. The order
