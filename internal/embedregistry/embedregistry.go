@@ -120,4 +120,3 @@ func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 	w.WriteHeader(rec.Code)
 	w.Write(rec.Body.Bytes())
 }
-
