@@ -15,7 +15,9 @@ import (
 	"github.com/signet-dev/signet/envelope"
 	"github.com/signet-dev/signet/internal/testpki"
 	"github.com/signet-dev/signet/plugin"
+	"github.com/signet-dev/signet/plugin/proto"
 	"github.com/signet-dev/signet/signature"
+	"github.com/signet-dev/signet/signer"
 )
 
 // testPayload is the payload JSON for a manifest with one annotation.
@@ -164,6 +166,74 @@ func TestGenerateEnvelopeRefusesBadEnvelopes(t *testing.T) {
 			_, _, err := plugin.GenerateEnvelope(ctx, p, "k1", map[string]string{"keydir": keys}, bad.payload, bad.mediaType, bad.expiry)
 			if !errors.Is(err, plugin.ErrInvalidRequest) {
 				t.Fatalf("err = %v, want ErrInvalidRequest", err)
+			}
+		})
+	}
+}
+
+// §7.4 with COSE: the envelope a plugin returns is opened as COSE, whose
+// payload is opaque bytes to the format, so the host's own payload
+// comparison is what refuses a changed or ambiguous (duplicate member)
+// payload. The envelopes are made with signet's COSE encoder and served by
+// a recording executor.
+func TestGenerateEnvelopeCOSE(t *testing.T) {
+	chain := testpki.NewChain(t, "ec-384")
+	local, err := signer.NewLocal(chain.Leaf.Key, chain.Certs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := testPayload(t)
+	ctx := context.Background()
+	cose, _ := envelope.ForMediaType(signature.MediaTypeCOSE)
+	sign := func(p []byte) []byte {
+		now := time.Now().Truncate(time.Second)
+		raw, err := envelope.Sign(ctx, cose, &signature.SignRequest{Payload: p, Signer: local, SigningTime: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	changed := strings.Replace(string(payload), `"size":528`, `"size":529`, 1)
+	duplicate := strings.Replace(string(payload), `"size":528`, `"size":529,"size":528`, 1)
+	if changed == string(payload) || duplicate == string(payload) {
+		t.Fatalf("payload %s has no size 528", payload)
+	}
+	tests := []struct {
+		name    string
+		signed  []byte
+		wantErr string // "" when accepted
+	}{
+		{name: "payload as requested", signed: payload},
+		{name: "size changed", signed: []byte(changed), wantErr: `changes "size"`},
+		{name: "size given twice, the last one as requested", signed: []byte(duplicate), wantErr: `duplicate member "size"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _ := json.Marshal(map[string]any{"signatureEnvelope": sign(tc.signed), "signatureEnvelopeType": signature.MediaTypeCOSE})
+			rec := &recorder{responses: map[proto.Command]string{
+				proto.CommandGetMetadata:      `{"name":"com.example.cose","description":"d","version":"1.0.0","url":"u","supportedContractVersions":["1.0"],"capabilities":["SIGNATURE_GENERATOR.ENVELOPE"]}`,
+				proto.CommandGenerateEnvelope: string(resp),
+			}}
+			p, err := fakeManager(t, "com.example.cose", rec).Get(ctx, "com.example.cose")
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, ann, err := plugin.GenerateEnvelope(ctx, p, "k", nil, payload, signature.MediaTypeCOSE, time.Hour)
+			if tc.wantErr != "" {
+				if !errors.Is(err, plugin.ErrInvalidResponse) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want ErrInvalidResponse containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || len(env) == 0 || ann != nil {
+				t.Fatalf("GenerateEnvelope = %d bytes, %v, %v", len(env), ann, err)
+			}
+			var req proto.GenerateEnvelopeRequest
+			if err := proto.Decode([]byte(rec.requests[1]), &req); err != nil {
+				t.Fatal(err)
+			}
+			if req.ExpiryDurationInSeconds != 3600 || req.SignatureEnvelopeType != signature.MediaTypeCOSE || string(req.Payload) != string(payload) || req.KeyID != "k" {
+				t.Errorf("request = %+v", req)
 			}
 		})
 	}

@@ -13,7 +13,8 @@ import (
 	"github.com/signet-dev/signet/signature"
 )
 
-// Plugin is a plugin that passed discovery (Manager.Get). Its methods run
+// Plugin is a plugin that passed discovery; obtain one from Manager.Get or
+// Manager.List (the zero value is not usable). Its methods run
 // one command each: they validate the request, run the executable with the
 // Manager's executor, timeout and output limit, decode and validate the
 // response, and check that it answers the request. A Plugin is safe for

@@ -272,3 +272,28 @@ func TestSignerRequestOnTheWire(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPluginSign measures signing one JWS envelope through the RAW
+// test plugin: get-plugin-metadata, describe-key and two generate-signature
+// processes (the chain probe and the signature).
+func BenchmarkPluginSign(b *testing.B) {
+	keys, _ := keyDir(b, map[string]testpki.KeyType{"k1": "ec-256"})
+	m := newManager(b, "com.example.raw")
+	ctx := context.Background()
+	f, _ := envelope.ForMediaType(signature.MediaTypeJWS)
+	now := time.Now().Truncate(time.Second)
+	payload := []byte(`{"targetArtifact":{"digest":"sha256:0b4a8de2c5bd1e06d2e1d9f1c1a46e2f3a1f8e2a5f5f0c3d93a0e8c8d1e7a6b3","mediaType":"application/vnd.oci.image.manifest.v1+json","size":1234}}`)
+	for b.Loop() {
+		p, err := m.Get(ctx, "com.example.raw")
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := plugin.NewSigner(ctx, p, "k1", map[string]string{"keydir": keys})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := envelope.Sign(ctx, f, &signature.SignRequest{Payload: payload, Signer: s, SigningTime: now}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

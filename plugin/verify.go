@@ -49,8 +49,11 @@ func (m *Manager) VerificationPlugin(ctx context.Context, name, minVersion strin
 }
 
 // HasVerifier reports whether p declares a SIGNATURE_VERIFIER capability
-// (VPLG-3).
+// (VPLG-3). A nil p has none.
 func HasVerifier(p *Plugin) bool {
+	if p == nil {
+		return false
+	}
 	return p.HasCapability(proto.CapabilityTrustedIdentityVerifier) || p.HasCapability(proto.CapabilityRevocationCheckVerifier)
 }
 
@@ -62,6 +65,9 @@ func HasVerifier(p *Plugin) bool {
 // empty result means the plugin is not to be called.
 func VerifierCapabilities(p *Plugin, identity, revocation bool) []proto.Capability {
 	var out []proto.Capability
+	if p == nil {
+		return nil
+	}
 	if identity && p.HasCapability(proto.CapabilityTrustedIdentityVerifier) {
 		out = append(out, proto.CapabilityTrustedIdentityVerifier)
 	}
