@@ -38,6 +38,10 @@ type CRLCache interface {
 // accepted size in base64, plus the JSON around them.
 const maxCacheFileBytes = 2*(MaxCRLBytes+2)/3*4 + 1024
 
+// readAttempts bounds how often Get reads an entry that other writers
+// keep replacing.
+const readAttempts = 5
+
 // FileCache is a CRLCache in a directory, in the reference tool's format
 // (REV-8): one file per URL, named by the lowercase hex SHA-256 of the URL,
 // holding JSON {"baseCRL":"<base64 DER>","deltaCRL":"<base64 DER>"}
@@ -82,7 +86,15 @@ func (c *FileCache) Get(ctx context.Context, url string) (*Bundle, error) {
 		return nil, errors.New("CRL file cache: no directory set")
 	}
 	path := c.Path(url)
-	data, err := fsutil.ReadRegularFile(path, maxCacheFileBytes)
+	// fsutil refuses a file that is swapped between its lstat and its
+	// open, which is what another process's Set does: try again.
+	var data []byte
+	var err error
+	for range readAttempts {
+		if data, err = fsutil.ReadRegularFile(path, maxCacheFileBytes); !errors.Is(err, fsutil.ErrNotRegular) {
+			break
+		}
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrCacheMiss, url)
