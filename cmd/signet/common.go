@@ -233,5 +233,3 @@ func policyLoadError(err error, cmd string) error {
 	}
 	return err
 }
-
-var errNoRegistry = errors.New("remote registries are not supported yet: use --oci-layout with an OCI image layout directory")

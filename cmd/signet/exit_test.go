@@ -150,7 +150,10 @@ func TestExitCodes(t *testing.T) {
 		{name: "garbage cert file to cert add", args: []string{"cert", "add", "--type", "ca", "--store", "junk", w.blob}, code: exitUsage, wantErr: `trust store "ca:junk"`},
 		{name: "unknown trust store type", args: []string{"cert", "add", "--type", "root", "--store", "x", w.blob}, code: exitUsage, wantErr: `unsupported trust store type "root"`},
 		{name: "verify without --scope", args: []string{"verify", "--oci-layout", layout + "@" + dg.String()}, code: exitUsage, wantErr: "--scope is required"},
-		{name: "verify without --oci-layout", args: []string{"verify", "--scope", "example.com/app", layout + "@" + dg.String()}, code: exitUsage, wantErr: "remote registries are not supported"},
+		{name: "verify --scope without --oci-layout", args: []string{"verify", "--scope", "example.com/app", layout + "@" + dg.String()}, code: exitUsage, wantErr: "--scope is only for --oci-layout"},
+		{name: "layout path as a registry reference", args: []string{"verify", layout + "@" + dg.String()}, code: exitUsage, wantErr: "invalid reference", wantHint: "--oci-layout"},
+		{name: "registry reference without tag or digest", args: []string{"verify", "localhost:5000/app"}, code: exitUsage, wantErr: "names no tag or digest"},
+		{name: "unreachable registry", args: []string{"list", "127.0.0.1:1/app@" + dg.String()}, code: exitIO, wantErr: "127.0.0.1:1"},
 		{name: "malformed layout reference", args: []string{"list", "--oci-layout", layout}, code: exitUsage, wantErr: "invalid OCI layout reference"},
 		{name: "missing OCI policy", args: []string{"verify", "--oci-layout", "--scope", "example.com/app", layout + "@" + dg.String()}, code: exitUsage, wantErr: "trust policy is not present", wantHint: "signet policy init"},
 		{

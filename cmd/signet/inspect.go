@@ -13,6 +13,7 @@ import (
 )
 
 type inspectOpts struct {
+	registry      registryFlags
 	output        outputFlag
 	ociLayout     bool
 	maxSignatures int
@@ -21,7 +22,7 @@ type inspectOpts struct {
 func newInspectCmd(env *Env) *cobra.Command {
 	o := &inspectOpts{}
 	cmd := &cobra.Command{
-		Use:   "inspect --oci-layout DIR@sha256:DIGEST|DIR:TAG",
+		Use:   "inspect [--oci-layout] REFERENCE",
 		Short: "Show the signatures of an artifact: attributes, certificates, signed artifact",
 		Long: `Show every signature of an artifact without deciding trust: signed and
 unsigned attributes, user metadata, the certificate chain and the signed
@@ -31,13 +32,10 @@ artifact. An envelope that fails its integrity checks is shown with the error.`,
 			if err := o.output.validate(); err != nil {
 				return err
 			}
-			if !o.ociLayout {
-				return usageErr(errNoRegistry)
-			}
 			if err := checkMaxSignatures(o.maxSignatures); err != nil {
 				return err
 			}
-			store, desc, lref, err := openLayoutArtifact(cmd, args[0])
+			store, desc, a, err := openArtifact(cmd, env, args[0], o.ociLayout, &o.registry)
 			if err != nil {
 				return err
 			}
@@ -58,7 +56,7 @@ artifact. An envelope that fails its integrity checks is shown with the error.`,
 				}
 				ins = append(ins, signet.Inspect(sd.Digest.String(), sig.MediaType, sig.Envelope))
 			}
-			ref := lref.Dir + "@" + desc.Digest.String()
+			ref := a.prefix() + "@" + desc.Digest.String()
 			if o.output.json() {
 				return writeJSON(env.Stdout, map[string]any{"reference": ref, "mediaType": desc.MediaType, "signatures": ins})
 			}
@@ -74,7 +72,8 @@ artifact. An envelope that fails its integrity checks is shown with the error.`,
 		},
 	}
 	o.output.AddFlags(cmd)
-	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "the reference is an OCI image layout directory")
+	o.registry.AddFlags(cmd)
+	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "the reference is an OCI image layout directory or tar archive")
 	cmd.Flags().IntVar(&o.maxSignatures, "max-signatures", registry.DefaultMaxSignatures, "maximum number of signatures to inspect")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 )
 
 type listOpts struct {
+	registry      registryFlags
 	output        outputFlag
 	ociLayout     bool
 	maxSignatures int
@@ -19,7 +20,7 @@ type listOpts struct {
 func newListCmd(env *Env) *cobra.Command {
 	o := &listOpts{}
 	cmd := &cobra.Command{
-		Use:     "list --oci-layout DIR@sha256:DIGEST|DIR:TAG",
+		Use:     "list [--oci-layout] REFERENCE",
 		Aliases: []string{"ls"},
 		Short:   "List the signatures of an artifact",
 		Args:    exactArgs(1, "one artifact reference"),
@@ -27,13 +28,10 @@ func newListCmd(env *Env) *cobra.Command {
 			if err := o.output.validate(); err != nil {
 				return err
 			}
-			if !o.ociLayout {
-				return usageErr(errNoRegistry)
-			}
 			if err := checkMaxSignatures(o.maxSignatures); err != nil {
 				return err
 			}
-			store, desc, lref, err := openLayoutArtifact(cmd, args[0])
+			store, desc, a, err := openArtifact(cmd, env, args[0], o.ociLayout, &o.registry)
 			if err != nil {
 				return err
 			}
@@ -41,7 +39,7 @@ func newListCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%w: %w", signet.ErrIO, err)
 			}
-			ref := lref.Dir + "@" + desc.Digest.String()
+			ref := a.prefix() + "@" + desc.Digest.String()
 			if o.output.json() {
 				if sigs == nil {
 					sigs = []ocispec.Descriptor{}
@@ -67,7 +65,8 @@ func newListCmd(env *Env) *cobra.Command {
 		},
 	}
 	o.output.AddFlags(cmd)
-	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "the reference is an OCI image layout directory")
+	o.registry.AddFlags(cmd)
+	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "the reference is an OCI image layout directory or tar archive")
 	cmd.Flags().IntVar(&o.maxSignatures, "max-signatures", registry.DefaultMaxSignatures, "maximum number of signatures to list")
 	return cmd
 }
@@ -81,19 +80,20 @@ func checkMaxSignatures(n int) error {
 	return nil
 }
 
-// openLayoutArtifact opens the layout a reference names and resolves it.
-func openLayoutArtifact(cmd *cobra.Command, ref string) (signet.ReadTarget, ocispec.Descriptor, registry.LayoutReference, error) {
-	lref, err := registry.ParseLayoutReference(ref)
+// openArtifact opens the artifact a reference names and resolves it.
+func openArtifact(cmd *cobra.Command, env *Env, arg string, ociLayout bool, rf *registryFlags) (signet.ReadTarget, ocispec.Descriptor, artifactRef, error) {
+	refs, err := parseArtifactRefs(env, []string{arg}, ociLayout, rf)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, lref, usageErr(err)
+		return nil, ocispec.Descriptor{}, artifactRef{}, err
 	}
-	store, err := openReadLayout(cmd.Context(), lref)
+	a := refs[0]
+	store, err := a.openRead(cmd.Context())
 	if err != nil {
-		return nil, ocispec.Descriptor{}, lref, err
+		return nil, ocispec.Descriptor{}, a, err
 	}
-	desc, err := registry.ResolveManifest(cmd.Context(), store, lref.Reference)
+	desc, err := registry.ResolveManifest(cmd.Context(), store, a.reference)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, lref, fmt.Errorf("%w: %w", signet.ErrIO, err)
+		return nil, ocispec.Descriptor{}, a, fmt.Errorf("%w: %w", signet.ErrIO, err)
 	}
-	return store, desc, lref, nil
+	return store, desc, a, nil
 }

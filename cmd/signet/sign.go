@@ -13,6 +13,7 @@ import (
 
 type signOpts struct {
 	signFlags
+	registry  registryFlags
 	output    outputFlag
 	ociLayout bool
 	form      string
@@ -23,20 +24,23 @@ type signOpts struct {
 func newSignCmd(env *Env) *cobra.Command {
 	o := &signOpts{}
 	cmd := &cobra.Command{
-		Use:   "sign --oci-layout REFERENCE...",
+		Use:   "sign [--oci-layout] REFERENCE...",
 		Short: "Sign artifacts and store each signature as a referrer",
 		Long: `Sign the manifest that each reference names and store the signature manifest
-as a referrer of it. With --oci-layout a reference is an OCI image layout
+as a referrer of it. A reference is REGISTRY/REPOSITORY@sha256:DIGEST (or
+:TAG) in a registry; with --oci-layout it is an OCI image layout
 directory or tar archive followed by @digest or :tag; a tag is resolved once
 and the digest is signed. With --recursive an image index is signed together
 with every manifest it lists; --platform signs one platform's manifest.`,
-		Example: `  signet sign --oci-layout ./layout@sha256:9f2c...
+		Example: `  signet sign registry.example.com/app@sha256:9f2c...
+  signet sign --oci-layout ./layout@sha256:9f2c...
   signet sign --oci-layout --key release --signature-format cose -e 720h -m build=42 ./layout:v1
   signet sign --oci-layout --recursive ./image.tar:latest`,
 		Args: minArgs(1, "at least one artifact reference"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, env, o, args) },
 	}
 	o.signFlags.AddFlags(cmd, env)
+	o.registry.AddFlags(cmd)
 	o.output.AddFlags(cmd)
 	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "references are OCI image layout directories or tar archives")
 	cmd.Flags().StringVar(&o.form, "signature-manifest", "image", "signature manifest form: image (config media type, what notation v1.3.2 reads) or artifact (OCI 1.1 artifactType)")
@@ -68,12 +72,9 @@ func toSignResult(prefix string, s *signet.Signed) signResult {
 	return r
 }
 
-func runSign(cmd *cobra.Command, env *Env, o *signOpts, refs []string) error {
+func runSign(cmd *cobra.Command, env *Env, o *signOpts, args []string) error {
 	if err := o.output.validate(); err != nil {
 		return err
-	}
-	if !o.ociLayout {
-		return usageErr(errNoRegistry)
 	}
 	var form registry.ManifestForm
 	switch o.form {
@@ -87,13 +88,9 @@ func runSign(cmd *cobra.Command, env *Env, o *signOpts, refs []string) error {
 	if o.recursive && o.platform != "" {
 		return usageErr(errors.New("--recursive and --platform exclude each other"))
 	}
-	lrefs := make([]registry.LayoutReference, len(refs))
-	for i, ref := range refs {
-		lref, err := registry.ParseLayoutReference(ref)
-		if err != nil {
-			return usageErr(err)
-		}
-		lrefs[i] = lref
+	refs, err := parseArtifactRefs(env, args, o.ociLayout, &o.registry)
+	if err != nil {
+		return err
 	}
 	sopts, err := o.signOptions(env)
 	if err != nil {
@@ -101,44 +98,69 @@ func runSign(cmd *cobra.Command, env *Env, o *signOpts, refs []string) error {
 	}
 	opts := signet.SignOCIOptions{SignOptions: sopts, Form: form, Recursive: o.recursive, Platform: o.platform}
 	ctx := cmd.Context()
-	// Layout references are signed one after another: two writers of one
-	// layout's index.json would lose each other's update.
-	var results []signResult
-	var errs []error
-	for _, lref := range lrefs {
-		if !lref.IsDigest() {
-			fmt.Fprintf(env.Stderr, "Warning: always sign the artifact by digest (@sha256:...) rather than a tag (:%s): the tag may point to other content later\n", lref.Reference)
+	for _, a := range refs {
+		if !a.isDigest() {
+			fmt.Fprintf(env.Stderr, "Warning: always sign the artifact by digest (@sha256:...) rather than a tag (%s): the tag may point to other content later\n", a)
 		}
+	}
+	results := make([]*signResult, len(refs))
+	errs := make([]error, len(refs))
+	sign := func(i int) {
+		a := refs[i]
 		var signed *signet.Signed
-		err := withWritableLayout(ctx, lref, func(t signet.Target) error {
+		err := a.withWritable(ctx, func(t signet.Target) error {
 			var err error
-			signed, err = signet.SignOCI(ctx, t, lref.Reference, opts)
+			signed, err = signet.SignOCI(ctx, t, a.reference, opts)
 			return err
 		})
 		if err != nil {
 			if errors.Is(err, signet.ErrInvalidInput) {
 				err = usageErr(err)
 			}
-			errs = append(errs, fmt.Errorf("sign %s: %w", lref, err))
+			errs[i] = fmt.Errorf("sign %s: %w", a, err)
+			return
+		}
+		r := toSignResult(a.prefix(), signed)
+		results[i] = &r
+	}
+	// Remote references are signed concurrently. Layout references are
+	// signed one after another: two writers of one layout's index.json
+	// would lose each other's update.
+	limit := signConcurrency
+	if o.ociLayout {
+		limit = 1
+	}
+	forEach(len(refs), limit, sign)
+	var done []signResult
+	for _, r := range results {
+		if r == nil {
 			continue
 		}
-		r := toSignResult(lref.Dir, signed)
-		results = append(results, r)
+		done = append(done, *r)
 		if !o.output.json() {
-			printSigned(env.Stdout, r, "")
+			printSigned(env.Stdout, *r, "")
 		}
 	}
 	if o.output.json() {
-		var v any = results
-		if len(refs) == 1 && len(results) == 1 {
-			v = results[0]
+		var v any = done
+		if len(refs) == 1 && len(done) == 1 {
+			v = done[0]
 		}
 		if err := writeJSON(env.Stdout, v); err != nil {
 			return err
 		}
 	}
-	return firstError(errs)
+	var failed []error
+	for _, e := range errs {
+		if e != nil {
+			failed = append(failed, e)
+		}
+	}
+	return firstError(failed)
 }
+
+// signConcurrency bounds the remote references signed at once.
+const signConcurrency = 8
 
 func printSigned(w io.Writer, r signResult, indent string) {
 	fmt.Fprintf(w, "%sSuccessfully signed %s\n%sSignature manifest: %s (%s)\n", indent, r.Reference, indent, r.Signature, r.SignatureMediaType)

@@ -15,6 +15,7 @@ import (
 )
 
 type verifyOpts struct {
+	registry      registryFlags
 	output        outputFlag
 	ociLayout     bool
 	scope         string
@@ -25,49 +26,48 @@ type verifyOpts struct {
 func newVerifyCmd(env *Env) *cobra.Command {
 	o := &verifyOpts{}
 	cmd := &cobra.Command{
-		Use:   "verify --oci-layout --scope REGISTRY/REPO REFERENCE...",
+		Use:   "verify [--oci-layout --scope REGISTRY/REPO] REFERENCE...",
 		Short: "Verify artifacts' signatures against the OCI trust policy",
 		Long: `Verify the signatures of artifacts against the OCI trust policy
 (trustpolicy.oci.json, else trustpolicy.json) and the trust store. An
-artifact is trusted when one signature verifies. With --oci-layout, --scope
-names the repository whose trust policy statement applies. Several
+artifact is trusted when one signature verifies. A registry reference's
+repository selects the trust policy statement; with --oci-layout, --scope
+names it. Several
 references are verified concurrently, each with its own verdict; -o json
 prints one object for one reference and an array for several.
 
 Exit codes: 0 trusted, 1 not trusted, 2 bad usage or configuration, 3 I/O.`,
-		Example: `  signet verify --oci-layout --scope example.com/app ./layout@sha256:9f2c...
+		Example: `  signet verify registry.example.com/app@sha256:9f2c...
+  signet verify --oci-layout --scope example.com/app ./layout@sha256:9f2c...
   signet verify --oci-layout --scope example.com/app -o json ./layout:v1`,
 		Args: minArgs(1, "at least one artifact reference"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd, env, o, args) },
 	}
 	o.output.AddFlags(cmd)
-	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "the reference is an OCI image layout directory")
+	o.registry.AddFlags(cmd)
+	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "references are OCI image layout directories or tar archives")
 	cmd.Flags().StringVar(&o.scope, "scope", "", "repository URI (REGISTRY/REPO) used to select the trust policy statement for an OCI layout")
 	cmd.Flags().StringArrayVarP(&o.userMetadata, "user-metadata", "m", nil, "user metadata k=v the signature must carry (repeatable)")
 	cmd.Flags().IntVar(&o.maxSignatures, "max-signatures", registry.DefaultMaxSignatures, "maximum number of signatures to evaluate")
 	return cmd
 }
 
-func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, refs []string) error {
+func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, args []string) error {
 	if err := o.output.validate(); err != nil {
 		return err
 	}
-	if !o.ociLayout {
-		return usageErr(errNoRegistry)
-	}
-	if o.scope == "" {
+	if o.ociLayout && o.scope == "" {
 		return usageErr(errors.New("--scope is required with --oci-layout: it names the repository (REGISTRY/REPO) whose trust policy statement applies"))
+	}
+	if !o.ociLayout && o.scope != "" {
+		return usageErr(errors.New("--scope is only for --oci-layout: a registry reference names its own repository"))
 	}
 	if err := checkMaxSignatures(o.maxSignatures); err != nil {
 		return err
 	}
-	lrefs := make([]registry.LayoutReference, len(refs))
-	for i, ref := range refs {
-		lref, err := registry.ParseLayoutReference(ref)
-		if err != nil {
-			return usageErr(err)
-		}
-		lrefs[i] = lref
+	refs, err := parseArtifactRefs(env, args, o.ociLayout, &o.registry)
+	if err != nil {
+		return err
 	}
 	md, err := parseMetadata(o.userMetadata)
 	if err != nil {
@@ -83,35 +83,39 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, refs []string) error
 	}
 	ctx := cmd.Context()
 	v := newVerifier(env, dir)
-	for _, lref := range lrefs {
-		if !lref.IsDigest() {
-			fmt.Fprintf(env.Stderr, "Warning: always verify the artifact by digest (@sha256:...) rather than a tag (:%s)\n", lref.Reference)
+	for _, a := range refs {
+		if !a.isDigest() {
+			fmt.Fprintf(env.Stderr, "Warning: always verify the artifact by digest (@sha256:...) rather than a tag (%s)\n", a)
 		}
 	}
-	outs := make([]*signet.Outcome, len(lrefs))
-	errs := make([]error, len(lrefs))
-	forEach(len(lrefs), verifyConcurrency, func(i int) {
-		lref := lrefs[i]
-		store, err := openReadLayout(ctx, lref)
+	outs := make([]*signet.Outcome, len(refs))
+	errs := make([]error, len(refs))
+	forEach(len(refs), verifyConcurrency, func(i int) {
+		a := refs[i]
+		t, err := a.openRead(ctx)
 		if err != nil {
 			errs[i] = err
 			return
 		}
-		outs[i], errs[i] = signet.VerifyOCI(ctx, store, lref.Reference, signet.VerifyOCIOptions{
-			Policy: policy, Verifier: v, Scope: o.scope, UserMetadata: md, MaxSignatures: o.maxSignatures,
+		outs[i], errs[i] = signet.VerifyOCI(ctx, t, a.reference, signet.VerifyOCIOptions{
+			Policy: policy, Verifier: v, Scope: a.scope(o.scope), UserMetadata: md, MaxSignatures: o.maxSignatures,
 		})
 		if outs[i] != nil {
-			outs[i].Artifact = lref.Dir + "@" + outs[i].Artifact
+			outs[i].Artifact = a.prefix() + "@" + outs[i].Artifact
 		}
 	})
 	var failed []error
-	for i, lref := range lrefs {
+	for i, a := range refs {
 		if errs[i] == nil {
 			continue
 		}
-		failed = append(failed, explainOutcome(outs[i], errs[i], fmt.Sprintf("%s (scope %s)", lref, o.scope)))
+		what := a.String()
+		if a.layout != nil {
+			what = fmt.Sprintf("%s (scope %s)", a, o.scope)
+		}
+		failed = append(failed, explainOutcome(outs[i], errs[i], what))
 		if outs[i] == nil {
-			outs[i] = &signet.Outcome{Verdict: signet.VerdictError, Artifact: lref.String(), Signatures: []signet.SignatureOutcome{}, Reason: errs[i].Error()}
+			outs[i] = &signet.Outcome{Verdict: signet.VerdictError, Artifact: a.String(), Signatures: []signet.SignatureOutcome{}, Reason: errs[i].Error()}
 		}
 	}
 	if o.output.json() {
