@@ -6,7 +6,8 @@
 #   2. go vet ./...
 #   3. gofmt -l: no file may need formatting (testdata excluded)
 #   4. go test -race -count=1 ./...
-#   5. scripts/quickstart.sh, the README's first set-up command, so the quick start keeps working
+#   5. `go run ./cmd/signet quickstart`, the README's first set-up command, and the blob
+#      walk-through scripts/blob-quickstart.sh, so both keep working
 #   6. every fuzz target (go test -list '^Fuzz'), each for $SIGNET_FUZZTIME (default 10s)
 #   7. the same vet and test steps in each further module (a go.mod below the root, not under
 #      tools/, which holds only pinned tool builds)
@@ -124,7 +125,8 @@ printf 'SIGNET_NOTATION=%s\nSIGNET_NOTATION2=%s\nSIGNET_REGISTRY=%s\n' \
 step "go vet ./..." go vet ./...
 step "gofmt -l" gofmt_clean
 step "go test -race -count=1 ./..." go test -race -count=1 ./...
-step "README quick start (scripts/quickstart.sh)" scripts/quickstart.sh
+step "README quick start (signet quickstart)" go run ./cmd/signet quickstart
+step "blob walk-through (scripts/blob-quickstart.sh)" scripts/blob-quickstart.sh
 step "fuzz (-fuzztime $FUZZTIME)" fuzz_all
 
 # Further modules, such as test/interop once it has its own go.mod.

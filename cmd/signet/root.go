@@ -98,6 +98,9 @@ Project trust store and trust policy. It reads notation's configuration files.`,
 		newCertCmd(env),
 		newKeyCmd(env),
 		newVersionCmd(env),
+		newLoginCmd(env),
+		newLogoutCmd(env),
+		newQuickstartCmd(env),
 	)
 	// Add cobra's completion command now rather than at Execute, so that
 	// it gets the same treatment as the other command groups.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# quickstart.sh: signet's main job on an embedded default, needing nothing but Go: build signet,
+# blob-quickstart.sh: a blob sign-and-verify walk-through, needing nothing but Go: build signet,
 # make a throw-away configuration directory with a test key, write a blob trust policy, sign a
 # file and verify it, then show that a changed file is refused. Nothing outside a temporary
 # directory is touched.
