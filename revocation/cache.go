@@ -101,20 +101,31 @@ func (c *FileCache) Get(ctx context.Context, url string) (*Bundle, error) {
 		}
 		return nil, fmt.Errorf("CRL file cache: %w", err)
 	}
-	var content fileCacheContent
-	if err := json.Unmarshal(data, &content); err != nil {
+	b, err := decodeCacheEntry(data)
+	if err != nil {
 		return nil, fmt.Errorf("CRL file cache: %s: %w", path, err)
 	}
+	return b, nil
+}
+
+// decodeCacheEntry parses the JSON of one FileCache entry (at most
+// maxCacheFileBytes, which Get's read enforces).
+func decodeCacheEntry(data []byte) (*Bundle, error) {
+	var content fileCacheContent
+	if err := json.Unmarshal(data, &content); err != nil {
+		return nil, err
+	}
 	if len(content.BaseCRL) == 0 {
-		return nil, fmt.Errorf("CRL file cache: %s: no baseCRL", path)
+		return nil, errors.New("no baseCRL")
 	}
 	b := &Bundle{}
+	var err error
 	if b.BaseCRL, err = parseCRL(content.BaseCRL); err != nil {
-		return nil, fmt.Errorf("CRL file cache: %s: base CRL: %w", path, err)
+		return nil, fmt.Errorf("base CRL: %w", err)
 	}
 	if len(content.DeltaCRL) > 0 {
 		if b.DeltaCRL, err = parseCRL(content.DeltaCRL); err != nil {
-			return nil, fmt.Errorf("CRL file cache: %s: delta CRL: %w", path, err)
+			return nil, fmt.Errorf("delta CRL: %w", err)
 		}
 	}
 	return b, nil
