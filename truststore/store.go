@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/signet-dev/signet/internal/fsutil"
 )
@@ -241,4 +242,38 @@ func readDir(dir string) ([]fs.DirEntry, error) {
 	}
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return entries, nil
+}
+
+// Cache is a Store that reads each named store from its underlying Store
+// once and then answers from memory: for a process that verifies many
+// signatures against an unchanging trust store. Errors are not cached. It
+// is safe for concurrent use when the underlying Store is.
+type Cache struct {
+	store Store
+	mu    sync.Mutex
+	certs map[string][]*x509.Certificate
+}
+
+// NewCache wraps s.
+func NewCache(s Store) *Cache {
+	return &Cache{store: s, certs: map[string][]*x509.Certificate{}}
+}
+
+// GetCertificates returns the certificates of store t:name.
+func (c *Cache) GetCertificates(ctx context.Context, t Type, name string) ([]*x509.Certificate, error) {
+	key := string(t) + ":" + name
+	c.mu.Lock()
+	certs, ok := c.certs[key]
+	c.mu.Unlock()
+	if ok {
+		return certs, nil
+	}
+	certs, err := c.store.GetCertificates(ctx, t, name)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.certs[key] = certs
+	c.mu.Unlock()
+	return certs, nil
 }

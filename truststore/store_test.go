@@ -412,3 +412,43 @@ func assertMode(t *testing.T, path string, want fs.FileMode) {
 		t.Errorf("%s mode = %v, want %v", path, got, want)
 	}
 }
+
+// countingStore counts GetCertificates calls.
+type countingStore struct {
+	Store
+	calls int
+}
+
+func (c *countingStore) GetCertificates(ctx context.Context, t Type, name string) ([]*x509.Certificate, error) {
+	c.calls++
+	return c.Store.GetCertificates(ctx, t, name)
+}
+
+// TestCache: a store is read once; errors are not cached.
+func TestCache(t *testing.T) {
+	root := t.TempDir()
+	fs := NewFileStore(root, nil)
+	chain := testpki.NewChain(t, "ec-256")
+	src := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(src, testpki.CertsPEM(chain.Root.Cert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: fs}
+	c := NewCache(cs)
+	ctx := context.Background()
+	if _, err := c.GetCertificates(ctx, TypeCA, "acme"); err == nil {
+		t.Fatal("missing store read")
+	}
+	if _, err := fs.Add(ctx, TypeCA, "acme", src); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		certs, err := c.GetCertificates(ctx, TypeCA, "acme")
+		if err != nil || len(certs) != 1 {
+			t.Fatalf("%v %v", certs, err)
+		}
+	}
+	if cs.calls != 2 {
+		t.Errorf("underlying store read %d times, want 2 (one failure, one success)", cs.calls)
+	}
+}

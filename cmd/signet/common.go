@@ -197,7 +197,7 @@ func parseMetadata(pairs []string) (map[string]string, error) {
 
 func newVerifier(env *Env, dir config.Dir) *verifier.Verifier {
 	return &verifier.Verifier{
-		Store:  truststore.NewFileStore(dir.TrustStore(), env.logger()),
+		Store:  truststore.NewCache(truststore.NewFileStore(dir.TrustStore(), env.logger())),
 		Now:    env.now,
 		Logger: env.logger(),
 	}

@@ -111,6 +111,9 @@ type artifactRef struct {
 func parseArtifactRefs(env *Env, args []string, ociLayout bool, rf *registryFlags) ([]artifactRef, error) {
 	refs := make([]artifactRef, len(args))
 	var opts *registry.RemoteOptions
+	// One Repository per repository name: references into one repository
+	// share its connections, credentials and referrers capability.
+	repos := map[string]*registry.Repository{}
 	for i, a := range args {
 		if ociLayout {
 			lref, err := registry.ParseLayoutReference(a)
@@ -134,6 +137,11 @@ func parseArtifactRefs(env *Env, args []string, ociLayout bool, rf *registryFlag
 		repo, reference, err := registry.NewRepository(a, *opts)
 		if err != nil {
 			return nil, withHint(usageErr(err), "name the artifact as REGISTRY/REPOSITORY@sha256:DIGEST (or :TAG), or pass --oci-layout for a local OCI layout")
+		}
+		if shared, ok := repos[repo.Name()]; ok {
+			repo = shared
+		} else {
+			repos[repo.Name()] = repo
 		}
 		if reference == "" {
 			return nil, usageErr(fmt.Errorf("reference %q names no tag or digest: add @sha256:DIGEST", a))
