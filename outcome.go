@@ -56,8 +56,11 @@ type SignatureOutcome struct {
 	Expiry      *time.Time `json:"expiry,omitempty"`
 	// Timestamp is the verified RFC 3161 timestamp, when the policy had one
 	// verified.
-	Timestamp *TimestampInfo   `json:"timestamp,omitempty"`
-	Checks    []verifier.Check `json:"checks"`
+	Timestamp *TimestampInfo `json:"timestamp,omitempty"`
+	// Revocation is the signing chain's revocation status, one entry per
+	// certificate (leaf first), when it was checked.
+	Revocation []RevocationInfo `json:"revocation,omitempty"`
+	Checks     []verifier.Check `json:"checks"`
 	// Error is the first enforced failure.
 	Error string `json:"error,omitempty"`
 
@@ -69,6 +72,17 @@ type SignatureOutcome struct {
 type TimestampInfo struct {
 	GenTime  time.Time `json:"genTime"`
 	Accuracy string    `json:"accuracy"`
+}
+
+// RevocationInfo is one certificate's revocation status.
+type RevocationInfo struct {
+	Subject string `json:"subject"`
+	// Result is ok, revoked, unknown or nonRevokable (no OCSP responder or
+	// CRL distribution point to ask).
+	Result string `json:"result"`
+	// Method is ocsp, crl or none.
+	Method string `json:"method"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Result returns the underlying verifier result.
@@ -100,6 +114,9 @@ func (o *Outcome) add(source, mediaType string, r *verifier.Result) {
 			t = t.UTC()
 			so.Expiry = &t
 		}
+	}
+	for _, cr := range r.Revocation {
+		so.Revocation = append(so.Revocation, RevocationInfo{Subject: cr.Subject, Result: string(cr.Result), Method: string(cr.Method), Reason: cr.Reason})
 	}
 	if ts := r.Timestamp; ts != nil {
 		so.Timestamp = &TimestampInfo{GenTime: ts.GenTime.UTC(), Accuracy: ts.Accuracy.String()}

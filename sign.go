@@ -11,8 +11,10 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/signet-dev/signet/envelope"
+	"github.com/signet-dev/signet/revocation"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/timestamp"
+	"github.com/signet-dev/signet/verifier"
 )
 
 // Version is signet's version, written into the signing agent.
@@ -40,6 +42,10 @@ type SignOptions struct {
 	// TSARoots are the roots the timestamp token must chain to; required
 	// with Timestamper.
 	TSARoots []*x509.Certificate
+	// Revocation, when set, refuses a signing chain with a revoked
+	// certificate, and a timestamp whose TSA chain is revoked or of unknown
+	// status (TSA-3).
+	Revocation verifier.RevocationChecker
 }
 
 func (o *SignOptions) format() envelope.Format {
@@ -104,6 +110,11 @@ func signDescriptor(ctx context.Context, desc ocispec.Descriptor, opts SignOptio
 	if opts.Expiry > 0 {
 		req.Expiry = signingTime.Add(opts.Expiry)
 	}
+	if opts.Revocation != nil {
+		if err := checkSigningChain(ctx, opts); err != nil {
+			return nil, err
+		}
+	}
 	f := opts.format()
 	env, err := envelope.Sign(ctx, f, req)
 	if err != nil {
@@ -140,9 +151,19 @@ func addTimestamp(ctx context.Context, f envelope.Format, env []byte, opts SignO
 		}
 		return nil, fmt.Errorf("timestamp the signature: %w", err)
 	}
-	rng, _, err := tok.Verify(c.Signature, opts.TSARoots, timestamp.VerifyOptions{Hash: h})
+	rng, tsaChain, err := tok.Verify(c.Signature, opts.TSARoots, timestamp.VerifyOptions{Hash: h})
 	if err != nil {
 		return nil, fmt.Errorf("timestamp the signature: the TSA's token: %w", err)
+	}
+	if opts.Revocation != nil {
+		results, err := opts.Revocation.ValidateChain(ctx, tsaChain, revocation.Timestamping, time.Time{})
+		if err != nil {
+			return nil, fmt.Errorf("timestamp the signature: %w", err)
+		}
+		if res := revocation.Summarize(results); res == revocation.Revoked || res == revocation.Unknown {
+			p, _ := revocation.FirstProblem(results)
+			return nil, fmt.Errorf("timestamp the signature: the TSA certificate %q is %s: %s", p.Subject, p.Result, p.Reason)
+		}
 	}
 	for _, cert := range c.CertificateChain {
 		if !rng.Within(cert) {
@@ -150,4 +171,23 @@ func addTimestamp(ctx context.Context, f envelope.Format, env []byte, opts SignO
 		}
 	}
 	return envelope.AddTimestamp(f, env, tok.Raw)
+}
+
+// checkSigningChain refuses to sign with a revoked certificate (issue 5).
+// An unknown status does not stop signing: the verifier decides by its
+// policy.
+func checkSigningChain(ctx context.Context, opts SignOptions) error {
+	chain, err := opts.Signer.CertificateChain(ctx)
+	if err != nil {
+		return err
+	}
+	results, err := opts.Revocation.ValidateChain(ctx, chain, revocation.CodeSigning, time.Time{})
+	if err != nil {
+		return err
+	}
+	if revocation.Summarize(results) == revocation.Revoked {
+		p, _ := revocation.FirstProblem(results)
+		return fmt.Errorf("%w: the signing certificate chain is revoked: %q: %s", ErrInvalidInput, p.Subject, p.Reason)
+	}
+	return nil
 }

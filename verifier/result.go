@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"github.com/signet-dev/signet/revocation"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/timestamp"
 	"github.com/signet-dev/signet/trustpolicy"
@@ -57,6 +58,9 @@ type Result struct {
 	// Timestamp is the time range a verified RFC 3161 timestamp vouches
 	// for; nil when no timestamp was verified.
 	Timestamp *timestamp.Range `json:"-"`
+	// Revocation holds the signing chain's revocation results, one per
+	// certificate, when they were checked.
+	Revocation []revocation.CertResult `json:"-"`
 }
 
 // Warnings returns the failed checks whose action is log: the signature is

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/signet-dev/signet/revocation"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/timestamp"
 	"github.com/signet-dev/signet/truststore"
@@ -84,9 +85,18 @@ func (r *run) verifyTimestamp(ctx context.Context) error {
 	if len(roots) == 0 {
 		return fmt.Errorf("no trusted TSA certificate found in the tsa trust stores: %w", errors.Join(loadErrs...))
 	}
-	rng, _, err := tok.Verify(c.Signature, roots, timestamp.VerifyOptions{})
+	rng, tsaChain, err := tok.Verify(c.Signature, roots, timestamp.VerifyOptions{})
 	if err != nil {
 		return fmt.Errorf("timestamp countersignature: %w", err)
+	}
+	if r.v.Revocation != nil { // TSA-8: revoked or unknown fails the timestamp
+		results, err := r.v.Revocation.ValidateChain(ctx, tsaChain, revocation.Timestamping, time.Time{})
+		if err != nil {
+			return fmt.Errorf("timestamp countersignature: revocation check: %w", err)
+		}
+		if err := revocationVerdict("TSA", results); err != nil {
+			return fmt.Errorf("timestamp countersignature: %w", err)
+		}
 	}
 	for _, cert := range c.CertificateChain {
 		if !rng.Within(cert) {

@@ -23,6 +23,9 @@ type Verifier struct {
 	Now func() time.Time
 	// Logger receives debug records of each step; nil discards them.
 	Logger *slog.Logger
+	// Revocation checks the signing chain and a timestamp's TSA chain
+	// (PIPE-7, TSA-8). Nil means revocation is reported as not checked.
+	Revocation RevocationChecker
 }
 
 // Input is one signature to verify.

@@ -98,6 +98,7 @@ func runBlobSign(cmd *cobra.Command, env *Env, o *blobSignOpts, path string) err
 }
 
 type blobVerifyOpts struct {
+	revocation   revocationFlags
 	output       outputFlag
 	signature    string
 	policyName   string
@@ -123,6 +124,7 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad usage or configuration, 3 I/O.`,
 	}
 	o.output.AddFlags(cmd)
 	cmd.Flags().StringVarP(&o.signature, "signature", "s", "", "signature file (required)")
+	o.revocation.AddFlags(cmd)
 	cmd.Flags().StringVar(&o.policyName, "policy-name", "", "name of the blob trust policy statement to use (default: the global one)")
 	cmd.Flags().StringVar(&o.mediaType, "media-type", "", "media type the file must have been signed with")
 	cmd.Flags().StringArrayVarP(&o.userMetadata, "user-metadata", "m", nil, "user metadata k=v the signature must carry (repeatable)")
@@ -163,7 +165,7 @@ func runBlobVerify(cmd *cobra.Command, env *Env, o *blobVerifyOpts, path string)
 		return policyLoadError(err, "signet blob policy")
 	}
 	out, err := signet.VerifyBlob(cmd.Context(), signet.FileOpener(path), f.MediaType(), env0, signet.VerifyBlobOptions{
-		Policy: policy, Verifier: newVerifier(env, dir), PolicyName: o.policyName, MediaType: o.mediaType, UserMetadata: md,
+		Policy: policy, Verifier: newVerifier(env, dir, &o.revocation), PolicyName: o.policyName, MediaType: o.mediaType, UserMetadata: md,
 	})
 	if err != nil && errors.Is(err, signet.ErrInvalidInput) {
 		return usageErr(err)

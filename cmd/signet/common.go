@@ -16,6 +16,7 @@ import (
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/envelope"
 	"github.com/signet-dev/signet/internal/fsutil"
+	"github.com/signet-dev/signet/revocation"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/signer"
 	"github.com/signet-dev/signet/timestamp"
@@ -84,7 +85,7 @@ func (f *signFlags) signOptions(env *Env) (signet.SignOptions, error) {
 	if err != nil {
 		return signet.SignOptions{}, err
 	}
-	opts := signet.SignOptions{Signer: s, Format: format, Expiry: f.expiry, UserMetadata: md, Now: env.Now}
+	opts := signet.SignOptions{Signer: s, Format: format, Expiry: f.expiry, UserMetadata: md, Now: env.Now, Revocation: (*revocationFlags)(nil).validator(env)}
 	if err := f.timestampOptions(&opts); err != nil {
 		return signet.SignOptions{}, err
 	}
@@ -195,12 +196,36 @@ func parseMetadata(pairs []string) (map[string]string, error) {
 	return m, nil
 }
 
-func newVerifier(env *Env, dir config.Dir) *verifier.Verifier {
+func newVerifier(env *Env, dir config.Dir, rf *revocationFlags) *verifier.Verifier {
 	return &verifier.Verifier{
-		Store:  truststore.NewCache(truststore.NewFileStore(dir.TrustStore(), env.logger())),
-		Now:    env.now,
-		Logger: env.logger(),
+		Store:      truststore.NewCache(truststore.NewFileStore(dir.TrustStore(), env.logger())),
+		Now:        env.now,
+		Logger:     env.logger(),
+		Revocation: rf.validator(env),
 	}
+}
+
+// revocationFlags tune OCSP and CRL checking.
+type revocationFlags struct {
+	ocspTimeout, crlTimeout time.Duration
+}
+
+func (f *revocationFlags) AddFlags(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&f.ocspTimeout, "ocsp-timeout", revocation.DefaultOCSPTimeout, "time allowed for each OCSP request")
+	cmd.Flags().DurationVar(&f.crlTimeout, "crl-timeout", revocation.DefaultCRLTimeout, "time allowed for each CRL download")
+}
+
+// validator is the revocation checker: OCSP answers cached in memory for
+// the process, CRLs cached in {CACHE}/crl across processes (REV-8).
+func (f *revocationFlags) validator(env *Env) *revocation.Validator {
+	v := &revocation.Validator{OCSPCache: &revocation.OCSPCache{}, Now: env.Now, Logger: env.logger()}
+	if f != nil {
+		v.OCSPTimeout, v.CRLTimeout = f.ocspTimeout, f.crlTimeout
+	}
+	if dir, err := config.ResolveCacheDir(env.Getenv); err == nil {
+		v.Cache = &revocation.FileCache{Dir: filepath.Join(dir, "crl")}
+	}
+	return v
 }
 
 // explain turns a failed verification into one line plus a hint.

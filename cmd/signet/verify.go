@@ -16,6 +16,7 @@ import (
 
 type verifyOpts struct {
 	registry      registryFlags
+	revocation    revocationFlags
 	output        outputFlag
 	ociLayout     bool
 	scope         string
@@ -45,6 +46,7 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad usage or configuration, 3 I/O.`,
 	}
 	o.output.AddFlags(cmd)
 	o.registry.AddFlags(cmd)
+	o.revocation.AddFlags(cmd)
 	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "references are OCI image layout directories or tar archives")
 	cmd.Flags().StringVar(&o.scope, "scope", "", "repository URI (REGISTRY/REPO) used to select the trust policy statement for an OCI layout")
 	cmd.Flags().StringArrayVarP(&o.userMetadata, "user-metadata", "m", nil, "user metadata k=v the signature must carry (repeatable)")
@@ -82,7 +84,7 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, args []string) error
 		return policyLoadError(err, "signet policy")
 	}
 	ctx := cmd.Context()
-	v := newVerifier(env, dir)
+	v := newVerifier(env, dir, &o.revocation)
 	for _, a := range refs {
 		if !a.isDigest() {
 			fmt.Fprintf(env.Stderr, "Warning: always verify the artifact by digest (@sha256:...) rather than a tag (%s)\n", a)
