@@ -134,7 +134,7 @@ type Signature struct {
 // of a supported envelope media type, and either artifactType notary with
 // the empty config or no artifactType with the notary config media type.
 func FetchSignature(ctx context.Context, f content.Fetcher, desc, subject ocispec.Descriptor) (*Signature, error) {
-	if desc.MediaType != ocispec.MediaTypeImageManifest {
+	if desc.MediaType != ocispec.MediaTypeImageManifest && desc.MediaType != MediaTypeArtifactManifest {
 		return nil, fmt.Errorf("%w: %s has media type %q", ErrNotSignature, desc.Digest, desc.MediaType)
 	}
 	if desc.Size > MaxManifestBytes {
@@ -145,7 +145,12 @@ func FetchSignature(ctx context.Context, f content.Fetcher, desc, subject ocispe
 		return nil, fmt.Errorf("fetch signature manifest %s: %w", desc.Digest, err)
 	}
 	var m ocispec.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if desc.MediaType == MediaTypeArtifactManifest {
+		m, err = artifactAsManifest(raw)
+	} else {
+		err = json.Unmarshal(raw, &m)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotSignature, desc.Digest, err)
 	}
 	if err := checkManifest(&m, subject); err != nil {
@@ -162,8 +167,45 @@ func FetchSignature(ctx context.Context, f content.Fetcher, desc, subject ocispe
 	return &Signature{Descriptor: desc, Manifest: m, MediaType: layer.MediaType, Envelope: env}, nil
 }
 
+// MediaTypeArtifactManifest is the OCI artifact manifest of the
+// image-spec 1.1 release candidates, which early signers wrote (read only).
+const MediaTypeArtifactManifest = "application/vnd.oci.artifact.manifest.v1+json"
+
+// artifactManifest is the shape of an OCI artifact manifest.
+type artifactManifest struct {
+	MediaType    string               `json:"mediaType"`
+	ArtifactType string               `json:"artifactType"`
+	Blobs        []ocispec.Descriptor `json:"blobs"`
+	Subject      *ocispec.Descriptor  `json:"subject"`
+	Annotations  map[string]string    `json:"annotations"`
+}
+
+// artifactAsManifest reads an artifact manifest as the image manifest
+// checkManifest understands: blobs become layers and the notary artifact
+// type needs no config. Its own rule: artifactType must be the notary one.
+func artifactAsManifest(raw []byte) (ocispec.Manifest, error) {
+	var a artifactManifest
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return ocispec.Manifest{}, err
+	}
+	if a.MediaType != MediaTypeArtifactManifest {
+		return ocispec.Manifest{}, fmt.Errorf("artifact manifest media type %q", a.MediaType)
+	}
+	if a.ArtifactType != signature.ArtifactType {
+		return ocispec.Manifest{}, fmt.Errorf("artifact manifest of artifactType %q (MAN-9)", a.ArtifactType)
+	}
+	return ocispec.Manifest{
+		MediaType:    MediaTypeArtifactManifest,
+		ArtifactType: a.ArtifactType,
+		Config:       ocispec.DescriptorEmptyJSON,
+		Layers:       a.Blobs,
+		Subject:      a.Subject,
+		Annotations:  a.Annotations,
+	}, nil
+}
+
 func checkManifest(m *ocispec.Manifest, subject ocispec.Descriptor) error {
-	if m.MediaType != "" && m.MediaType != ocispec.MediaTypeImageManifest {
+	if m.MediaType != "" && m.MediaType != ocispec.MediaTypeImageManifest && m.MediaType != MediaTypeArtifactManifest {
 		return fmt.Errorf("manifest media type %q (MAN-1)", m.MediaType)
 	}
 	switch m.ArtifactType {

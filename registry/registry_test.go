@@ -270,3 +270,38 @@ func TestResolveManifestDigestMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestArtifactManifestSignature: a signature in the OCI artifact manifest
+// form (written by early signers) is listed and read (MAN-8, MAN-9); one of
+// another artifactType is not a signature.
+func TestArtifactManifestSignature(t *testing.T) {
+	ctx := context.Background()
+	store, err := oci.NewWithContext(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := image(t, store, "app")
+	env := pushBlob(t, store, signature.MediaTypeCOSE, []byte("cose envelope"))
+	push := func(artifactType string) ocispec.Descriptor {
+		raw, _ := json.Marshal(artifactManifest{MediaType: MediaTypeArtifactManifest, ArtifactType: artifactType,
+			Blobs: []ocispec.Descriptor{env}, Subject: &subject})
+		d := content.NewDescriptorFromBytes(MediaTypeArtifactManifest, raw)
+		if err := store.Push(ctx, d, bytes.NewReader(raw)); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	sigDesc := push(signature.ArtifactType)
+	sbom := push("application/spdx+json")
+	sigs, _, err := ListSignatures(ctx, store, subject, 0)
+	if err != nil || len(sigs) != 1 || sigs[0].Digest != sigDesc.Digest {
+		t.Fatalf("listed %v, %v", sigs, err)
+	}
+	sig, err := FetchSignature(ctx, store, sigs[0], subject)
+	if err != nil || sig.MediaType != signature.MediaTypeCOSE || string(sig.Envelope) != "cose envelope" {
+		t.Fatalf("%+v %v", sig, err)
+	}
+	if _, err := FetchSignature(ctx, store, sbom, subject); !errors.Is(err, ErrNotSignature) {
+		t.Fatalf("an SBOM artifact read as a signature: %v", err)
+	}
+}
