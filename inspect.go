@@ -2,14 +2,15 @@ package signet
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
-	"fmt"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/signet-dev/signet/envelope"
 	"github.com/signet-dev/signet/signature"
+	"github.com/signet-dev/signet/timestamp"
 )
 
 // Inspection describes one signature envelope without deciding trust. Its
@@ -72,20 +73,13 @@ func Inspect(source, mediaType string, env []byte) *Inspection {
 		ua["signingAgent"] = c.Unsigned.SigningAgent
 	}
 	if len(c.Unsigned.TimestampSignature) > 0 {
-		ua["timestampSignature"] = fmt.Sprintf("%d bytes (RFC 3161 token; not decoded by this version)", len(c.Unsigned.TimestampSignature))
+		ua["timestampSignature"] = describeTimestamp(c.Unsigned.TimestampSignature)
 	}
 	if len(ua) > 0 {
 		in.UnsignedAttributes = ua
 	}
 	for _, cert := range c.CertificateChain {
-		sum := sha256.Sum256(cert.Raw)
-		in.Certificates = append(in.Certificates, CertificateInfo{
-			SHA256Fingerprint: hex.EncodeToString(sum[:]),
-			IssuedTo:          cert.Subject.String(),
-			IssuedBy:          cert.Issuer.String(),
-			NotBefore:         cert.NotBefore.UTC(),
-			Expiry:            cert.NotAfter.UTC(),
-		})
+		in.Certificates = append(in.Certificates, certificateInfo(cert))
 	}
 	if p, err := signature.ParsePayload(c.Payload); err == nil {
 		t := p.TargetArtifact
@@ -95,4 +89,55 @@ func Inspect(source, mediaType string, env []byte) *Inspection {
 		in.Error = err.Error()
 	}
 	return in
+}
+
+// TimestampDescription is what inspect shows of an RFC 3161 token. It is
+// decoded, not verified: verification decides whether to trust it.
+type TimestampDescription struct {
+	GenTime      *time.Time        `json:"genTime,omitempty"`
+	Accuracy     string            `json:"accuracy,omitempty"`
+	Hash         string            `json:"hashAlgorithm,omitempty"`
+	Certificates []CertificateInfo `json:"certificates,omitempty"`
+	Error        string            `json:"error,omitempty"`
+}
+
+func (d TimestampDescription) String() string {
+	if d.Error != "" {
+		return "unreadable: " + d.Error
+	}
+	s := d.GenTime.Format(time.RFC3339) + " ±" + d.Accuracy + " (" + d.Hash + ")"
+	if len(d.Certificates) > 0 {
+		s += ", TSA " + d.Certificates[0].IssuedTo
+	}
+	return s + ", not verified here"
+}
+
+func describeTimestamp(der []byte) TimestampDescription {
+	tok, err := timestamp.ParseToken(der)
+	if err != nil {
+		return TimestampDescription{Error: err.Error()}
+	}
+	g := tok.Info.GenTime.UTC()
+	d := TimestampDescription{GenTime: &g, Accuracy: tok.Info.Range().Accuracy.String(), Hash: tok.Info.Hash.String()}
+	seen := map[string]bool{}
+	for _, c := range tok.Certificates {
+		info := certificateInfo(c)
+		if seen[info.SHA256Fingerprint] {
+			continue
+		}
+		seen[info.SHA256Fingerprint] = true
+		d.Certificates = append(d.Certificates, info)
+	}
+	return d
+}
+
+func certificateInfo(cert *x509.Certificate) CertificateInfo {
+	sum := sha256.Sum256(cert.Raw)
+	return CertificateInfo{
+		SHA256Fingerprint: hex.EncodeToString(sum[:]),
+		IssuedTo:          cert.Subject.String(),
+		IssuedBy:          cert.Issuer.String(),
+		NotBefore:         cert.NotBefore.UTC(),
+		Expiry:            cert.NotAfter.UTC(),
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/signet-dev/signet/revocation"
 	"github.com/signet-dev/signet/trustpolicy"
 	"github.com/signet-dev/signet/verifier"
 )
@@ -72,6 +73,8 @@ type SignatureOutcome struct {
 type TimestampInfo struct {
 	GenTime  time.Time `json:"genTime"`
 	Accuracy string    `json:"accuracy"`
+	// Revocation is the TSA chain's revocation status, when checked.
+	Revocation []RevocationInfo `json:"revocation,omitempty"`
 }
 
 // RevocationInfo is one certificate's revocation status.
@@ -115,11 +118,9 @@ func (o *Outcome) add(source, mediaType string, r *verifier.Result) {
 			so.Expiry = &t
 		}
 	}
-	for _, cr := range r.Revocation {
-		so.Revocation = append(so.Revocation, RevocationInfo{Subject: cr.Subject, Result: string(cr.Result), Method: string(cr.Method), Reason: cr.Reason})
-	}
+	so.Revocation = revocationInfo(r.Revocation)
 	if ts := r.Timestamp; ts != nil {
-		so.Timestamp = &TimestampInfo{GenTime: ts.GenTime.UTC(), Accuracy: ts.Accuracy.String()}
+		so.Timestamp = &TimestampInfo{GenTime: ts.GenTime.UTC(), Accuracy: ts.Accuracy.String(), Revocation: revocationInfo(r.TimestampRevocation)}
 	}
 	if r.Err != nil {
 		so.Error = r.Err.Error()
@@ -160,4 +161,12 @@ func (o *Outcome) err() error {
 		return fmt.Errorf("%w: %w", ErrNotTrusted, first)
 	}
 	return fmt.Errorf("%w: all %d signatures failed; the first: %w", ErrNotTrusted, len(o.Signatures), first)
+}
+
+func revocationInfo(results []revocation.CertResult) []RevocationInfo {
+	var out []RevocationInfo
+	for _, cr := range results {
+		out = append(out, RevocationInfo{Subject: cr.Subject, Result: string(cr.Result), Method: string(cr.Method), Reason: cr.Reason})
+	}
+	return out
 }

@@ -61,6 +61,9 @@ type Result struct {
 	// Revocation holds the signing chain's revocation results, one per
 	// certificate, when they were checked.
 	Revocation []revocation.CertResult `json:"-"`
+	// TimestampRevocation holds the TSA chain's revocation results when a
+	// timestamp was verified with a revocation checker (TSA-8).
+	TimestampRevocation []revocation.CertResult `json:"-"`
 }
 
 // Warnings returns the failed checks whose action is log: the signature is

@@ -91,6 +91,7 @@ func (r *run) verifyTimestamp(ctx context.Context) error {
 	}
 	if r.v.Revocation != nil { // TSA-8: revoked or unknown fails the timestamp
 		results, err := r.v.Revocation.ValidateChain(ctx, tsaChain, revocation.Timestamping, time.Time{})
+		r.res.TimestampRevocation = results
 		if err != nil {
 			return fmt.Errorf("timestamp countersignature: revocation check: %w", err)
 		}

@@ -72,3 +72,31 @@ func TestTimestampFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectTimestamp: blob inspect decodes the token of a timestamped
+// signature (issue 4 item 5: "timestamp if any").
+func TestInspectTimestamp(t *testing.T) {
+	tsa := testtsa.Start(t)
+	c := newCLI(t)
+	c.must("cert", "generate-test", "--key-type", "ec-256", "--default", "demo")
+	root := tsa.RootPEM(t, t.TempDir())
+	dir := t.TempDir()
+	blob := writeFile(t, dir, "b.txt", []byte("x"))
+	c.must("blob", "sign", "--signature-directory", dir, "--timestamp-url", tsa.URL, "--timestamp-root-cert", root, blob)
+	var in struct {
+		UnsignedAttributes struct {
+			TimestampSignature struct {
+				GenTime      *time.Time
+				Certificates []struct{ IssuedTo string }
+			}
+		}
+	}
+	jsonOut(t, c.must("blob", "inspect", "-o", "json", blob+".jws.sig"), &in)
+	ts := in.UnsignedAttributes.TimestampSignature
+	if ts.GenTime == nil || time.Since(*ts.GenTime) > time.Minute || len(ts.Certificates) == 0 || !strings.Contains(ts.Certificates[0].IssuedTo, "test tsa") {
+		t.Fatalf("timestamp %+v", ts)
+	}
+	if r := c.must("blob", "inspect", blob+".jws.sig"); !strings.Contains(r.stdout, "timestampSignature:") || !strings.Contains(r.stdout, "not verified here") {
+		t.Errorf("text inspect: %s", r.stdout)
+	}
+}

@@ -36,11 +36,19 @@ func TestTimestampInterop(t *testing.T) {
 				r := must(t, w.Signet("verify", "--oci-layout", "--scope", scope, "-o", "json", ref), "signet verify")
 				var out struct {
 					Signatures []struct {
-						Timestamp *struct{ GenTime string }
+						Timestamp *struct {
+							GenTime    string
+							Revocation []struct{ Result string }
+						}
 					}
 				}
 				if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out.Signatures) != 1 || out.Signatures[0].Timestamp == nil {
 					t.Fatalf("no verified timestamp in %s", r)
+				}
+				// The TSA chain's revocation was checked (TSA-8): the test
+				// TSA names no responder, so each certificate is nonRevokable.
+				if rv := out.Signatures[0].Timestamp.Revocation; len(rv) != 2 || rv[0].Result != "nonRevokable" {
+					t.Errorf("TSA chain revocation %+v", rv)
 				}
 			})
 		}
