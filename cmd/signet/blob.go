@@ -62,7 +62,7 @@ func runBlobSign(cmd *cobra.Command, env *Env, o *blobSignOpts, path string) err
 	if err := o.output.validate(); err != nil {
 		return err
 	}
-	sopts, err := o.signOptions(env)
+	sopts, err := o.signOptions(cmd.Context(), env)
 	if err != nil {
 		return err
 	}

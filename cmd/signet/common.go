@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +17,8 @@ import (
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/envelope"
 	"github.com/signet-dev/signet/internal/fsutil"
+	"github.com/signet-dev/signet/plugin"
+	"github.com/signet-dev/signet/plugin/proto"
 	"github.com/signet-dev/signet/revocation"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/signer"
@@ -33,6 +36,9 @@ type signFlags struct {
 	userMetadata []string
 	tsaURL       string
 	tsaRoot      string
+	plugin       string
+	keyID        string
+	pluginConfig []string
 }
 
 func (f *signFlags) AddFlags(cmd *cobra.Command, env *Env) {
@@ -41,6 +47,9 @@ func (f *signFlags) AddFlags(cmd *cobra.Command, env *Env) {
 	fl.StringVar(&f.format, "signature-format", "", "envelope format: jws or cose (default: config.json signatureFormat, else jws)")
 	fl.DurationVarP(&f.expiry, "expiry", "e", 0, "signature validity from now, e.g. 24h (whole seconds); 0 means no expiry")
 	fl.StringArrayVarP(&f.userMetadata, "user-metadata", "m", nil, "signed user metadata k=v (repeatable)")
+	fl.StringVar(&f.plugin, "plugin", "", "sign with a key held by this plugin (with --id), without registering it")
+	fl.StringVar(&f.keyID, "id", "", "the key's ID in the plugin (with --plugin)")
+	fl.StringArrayVar(&f.pluginConfig, "plugin-config", nil, "plugin configuration k=v passed to the plugin; overrides the key's stored values (repeatable)")
 	fl.StringVar(&f.tsaURL, "timestamp-url", "", "RFC 3161 Time Stamping Authority URL: countersign the signature with a timestamp")
 	fl.StringVar(&f.tsaRoot, "timestamp-root-cert", "", "PEM file with the TSA's self-signed root certificate (required with --timestamp-url)")
 	_ = cmd.RegisterFlagCompletionFunc("signature-format", cobra.FixedCompletions([]string{"jws", "cose"}, cobra.ShellCompDirectiveNoFileComp))
@@ -68,7 +77,7 @@ func keyNames(env *Env) []string {
 // signOptions resolves the signing flags into library options: user
 // metadata, then the configuration directory, the envelope format and the
 // signing key, in that order.
-func (f *signFlags) signOptions(env *Env) (signet.SignOptions, error) {
+func (f *signFlags) signOptions(ctx context.Context, env *Env) (signet.SignOptions, error) {
 	md, err := parseMetadata(f.userMetadata)
 	if err != nil {
 		return signet.SignOptions{}, err
@@ -81,7 +90,7 @@ func (f *signFlags) signOptions(env *Env) (signet.SignOptions, error) {
 	if err != nil {
 		return signet.SignOptions{}, err
 	}
-	s, err := f.loadSigner(dir)
+	s, err := f.loadSigner(ctx, dir)
 	if err != nil {
 		return signet.SignOptions{}, err
 	}
@@ -148,8 +157,22 @@ func (f *signFlags) envelopeFormat(dir config.Dir) (envelope.Format, error) {
 	return nil, usageErr(fmt.Errorf("unsupported signature format %q: use jws or cose", name))
 }
 
-// loadSigner opens the named signing key (or the default one).
-func (f *signFlags) loadSigner(dir config.Dir) (signature.Signer, error) {
+// loadSigner opens the signing key: --plugin/--id, else the named key (or
+// the default one).
+func (f *signFlags) loadSigner(ctx context.Context, dir config.Dir) (signature.Signer, error) {
+	cfg, err := parsePluginConfig(f.pluginConfig)
+	if err != nil {
+		return nil, err
+	}
+	if f.plugin != "" || f.keyID != "" {
+		if f.plugin == "" || f.keyID == "" {
+			return nil, usageErr(errors.New("--plugin and --id go together"))
+		}
+		if f.key != "" {
+			return nil, usageErr(errors.New("--key excludes --plugin and --id"))
+		}
+		return pluginSigner(ctx, dir, f.plugin, f.keyID, cfg)
+	}
 	keys, err := dir.LoadSigningKeys()
 	if err != nil {
 		return nil, usageErr(err)
@@ -159,7 +182,14 @@ func (f *signFlags) loadSigner(dir config.Dir) (signature.Signer, error) {
 		return nil, withHint(usageErr(err), "add a key with 'signet key add NAME --key-file KEY --cert-file CERT', or make a test key with 'signet cert generate-test NAME --default'")
 	}
 	if k.PluginName != "" {
-		return nil, usageErr(fmt.Errorf("key %q is held by plugin %q, and signing with plugins is not supported yet", k.Name, k.PluginName))
+		merged := map[string]string{}
+		for kk, v := range k.PluginConfig {
+			merged[kk] = v
+		}
+		for kk, v := range cfg { // PCFG-2: sign-time values win key by key
+			merged[kk] = v
+		}
+		return pluginSigner(ctx, dir, k.PluginName, k.ID, merged)
 	}
 	s, err := signer.LoadLocal(resolvePath(dir, k.KeyPath), resolvePath(dir, k.CertificatePath))
 	if err != nil {
@@ -257,4 +287,35 @@ func policyLoadError(err error, cmd string) error {
 		return withHint(err, fmt.Sprintf("correct the file ('%s show' prints it with its errors) or replace it with '%s import --force FILE'", cmd, cmd))
 	}
 	return err
+}
+
+// pluginSigner opens a RAW signing plugin's key (SIGNATURE_GENERATOR.RAW:
+// signet builds the envelope and the plugin signs).
+func pluginSigner(ctx context.Context, dir config.Dir, name, keyID string, cfg map[string]string) (signature.Signer, error) {
+	m := &plugin.Manager{Dir: dir.Plugins()}
+	p, err := m.Get(ctx, name)
+	if err != nil {
+		return nil, withHint(usageErr(err), "install the plugin as "+filepath.Join(dir.Plugins(), name, plugin.ExecutableName(name))+" ('signet plugin list' shows what is installed)")
+	}
+	if !p.HasCapability(proto.CapabilitySignatureGenerator) {
+		return nil, usageErr(fmt.Errorf("plugin %q cannot sign raw signatures (SIGNATURE_GENERATOR.RAW), and signing with envelope-generating plugins is not supported yet", name))
+	}
+	s, err := plugin.NewSigner(ctx, p, keyID, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q, key %q: %w", name, keyID, err)
+	}
+	return s, nil
+}
+
+// parsePluginConfig parses --plugin-config k=v pairs (PCFG-2).
+func parsePluginConfig(pairs []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" || v == "" {
+			return nil, usageErr(fmt.Errorf("--plugin-config %q: want key=value with a non-empty key and value", p))
+		}
+		m[k] = v
+	}
+	return m, nil
 }

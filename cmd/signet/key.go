@@ -10,6 +10,8 @@ import (
 
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/plugin"
+	"github.com/signet-dev/signet/plugin/proto"
 	"github.com/signet-dev/signet/signer"
 )
 
@@ -42,16 +44,18 @@ func saveKeys(dir config.Dir, keys *config.SigningKeys) error {
 }
 
 func newKeyAddCmd(env *Env) *cobra.Command {
-	var keyFile, certFile, plugin string
+	var keyFile, certFile, pluginName, keyID string
+	var pluginConfig []string
 	var makeDefault bool
 	cmd := &cobra.Command{
-		Use:     "add --key-file KEY --cert-file CERT [--default] NAME",
-		Short:   "Add a local signing key with its certificate chain",
-		Example: `  signet key add release --key-file ./release.key --cert-file ./release-chain.pem --default`,
-		Args:    exactArgs(1, "one key name"),
+		Use:   "add (--key-file KEY --cert-file CERT | --plugin NAME --id KEY_ID) [--default] NAME",
+		Short: "Add a local signing key with its certificate chain",
+		Example: `  signet key add release --key-file ./release.key --cert-file ./release-chain.pem --default
+  signet key add kms --plugin com.example.kms --id arn:aws:kms:... --plugin-config region=eu-west-1`,
+		Args: exactArgs(1, "one key name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if plugin != "" {
-				return usageErr(errors.New("keys held by plugins are not supported yet"))
+			if pluginName != "" || keyID != "" {
+				return addPluginKey(cmd, env, args[0], pluginName, keyID, pluginConfig, keyFile != "" || certFile != "", makeDefault)
 			}
 			if keyFile == "" || certFile == "" {
 				return usageErr(errors.New("key add needs --key-file and --cert-file"))
@@ -87,7 +91,9 @@ func newKeyAddCmd(env *Env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "private key file (PEM: PKCS#8, EC or RSA)")
 	cmd.Flags().StringVar(&certFile, "cert-file", "", "certificate chain file (PEM, leaf first, ending with the root)")
-	cmd.Flags().StringVar(&plugin, "plugin", "", "plugin holding the key (not supported yet)")
+	cmd.Flags().StringVar(&pluginName, "plugin", "", "plugin holding the key (with --id), e.g. a KMS or HSM plugin")
+	cmd.Flags().StringVar(&keyID, "id", "", "the key's ID in the plugin")
+	cmd.Flags().StringArrayVar(&pluginConfig, "plugin-config", nil, "plugin configuration k=v stored with the key (repeatable)")
 	cmd.Flags().BoolVar(&makeDefault, "default", false, "make it the default signing key")
 	return cmd
 }
@@ -184,4 +190,42 @@ func newKeyUpdateCmd(env *Env) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&makeDefault, "default", false, "make it the default signing key")
 	return cmd
+}
+
+// addPluginKey registers a key held by a plugin, once the plugin is found
+// valid and can sign (notation key add --plugin).
+func addPluginKey(cmd *cobra.Command, env *Env, name, pluginName, keyID string, pairs []string, hasFiles, makeDefault bool) error {
+	if pluginName == "" || keyID == "" {
+		return usageErr(errors.New("--plugin and --id go together"))
+	}
+	if hasFiles {
+		return usageErr(errors.New("a plugin key has no --key-file or --cert-file"))
+	}
+	cfg, err := parsePluginConfig(pairs)
+	if err != nil {
+		return err
+	}
+	dir, keys, err := loadKeys(env)
+	if err != nil {
+		return err
+	}
+	m := &plugin.Manager{Dir: dir.Plugins()}
+	p, err := m.Get(cmd.Context(), pluginName)
+	if err != nil {
+		return withHint(usageErr(err), "'signet plugin list' shows the installed plugins")
+	}
+	if !p.HasCapability(proto.CapabilitySignatureGenerator) && !p.HasCapability(proto.CapabilityEnvelopeGenerator) {
+		return usageErr(fmt.Errorf("plugin %q has no signing capability", pluginName))
+	}
+	if len(cfg) == 0 {
+		cfg = nil
+	}
+	if err := keys.Add(config.KeySuite{Name: name, ID: keyID, PluginName: pluginName, PluginConfig: cfg}, makeDefault); err != nil {
+		return usageErr(err)
+	}
+	if err := saveKeys(dir, keys); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Added key %q (plugin %s, key ID %s)\n", name, pluginName, keyID)
+	return nil
 }

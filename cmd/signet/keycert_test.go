@@ -181,6 +181,7 @@ func TestKeyCommands(t *testing.T) {
 		args    []string
 		code    int // 0 means exitUsage
 		wantErr string
+		hint    string
 	}{
 		{name: "key does not match the leaf", args: []string{"key", "add", "--key-file", a.keyFile, "--cert-file", mismatched, "gamma"}, wantErr: `key "gamma"`},
 		{name: "RSA key with an EC leaf", args: []string{"key", "add", "--key-file", b.keyFile, "--cert-file", a.certFile, "gamma"}, wantErr: `key "gamma"`},
@@ -190,7 +191,8 @@ func TestKeyCommands(t *testing.T) {
 		{name: "missing certificate file", args: []string{"key", "add", "--key-file", a.keyFile, "--cert-file", filepath.Join(t.TempDir(), "none.crt"), "gamma"}, code: exitIO, wantErr: "none.crt: no such file"},
 		{name: "no --cert-file", args: []string{"key", "add", "--key-file", a.keyFile, "gamma"}, wantErr: "needs --key-file and --cert-file"},
 		{name: "name taken", args: []string{"key", "add", "--key-file", b.keyFile, "--cert-file", b.certFile, "alpha"}, wantErr: `"alpha"`},
-		{name: "plugin key", args: []string{"key", "add", "--plugin", "p", "gamma"}, wantErr: "plugins are not supported"},
+		{name: "plugin key without --id", args: []string{"key", "add", "--plugin", "p", "gamma"}, wantErr: "--plugin and --id go together"},
+		{name: "plugin key of a plugin not installed", args: []string{"key", "add", "--plugin", "com.example.absent", "--id", "k", "gamma"}, wantErr: "com.example.absent", hint: "signet plugin list"},
 		{name: "update without --default", args: []string{"key", "update", "beta"}, wantErr: "pass --default"},
 		{name: "set-default of an unknown key", args: []string{"key", "set-default", "gamma"}, wantErr: `"gamma"`},
 		{name: "delete an unknown key among known ones", args: []string{"key", "delete", "beta", "gamma"}, wantErr: `"gamma"`},
@@ -201,7 +203,7 @@ func TestKeyCommands(t *testing.T) {
 			if code == 0 {
 				code = exitUsage
 			}
-			checkFailure(t, c.run(tt.args...), code, tt.wantErr, "")
+			checkFailure(t, c.run(tt.args...), code, tt.wantErr, tt.hint)
 			if got := readFile(t, c.path("signingkeys.json")); !bytes.Equal(got, before) {
 				t.Errorf("signingkeys.json changed:\n%s\nwas\n%s", got, before)
 			}

@@ -92,7 +92,7 @@ func runSign(cmd *cobra.Command, env *Env, o *signOpts, args []string) error {
 	if err != nil {
 		return err
 	}
-	sopts, err := o.signOptions(env)
+	sopts, err := o.signOptions(cmd.Context(), env)
 	if err != nil {
 		return err
 	}
