@@ -157,3 +157,24 @@ func SignerAlgorithm(ctx context.Context, s Signer) (Algorithm, []*x509.Certific
 	}
 	return alg, chain, nil
 }
+
+// MissingCritical returns the headers that must be marked critical (JWS-4,
+// COSE-2: the signing scheme, the authentic signing time under
+// notary.x509.signingAuthority, the expiry when present) but are not in
+// crit.
+func MissingCritical(scheme SigningScheme, hasExpiry bool, crit map[string]bool) []string {
+	must := []string{HeaderSigningScheme}
+	if scheme == SchemeX509SigningAuthority {
+		must = append(must, HeaderAuthenticSigningTime)
+	}
+	if hasExpiry {
+		must = append(must, HeaderExpiry)
+	}
+	var missing []string
+	for _, m := range must {
+		if !crit[m] {
+			missing = append(missing, m)
+		}
+	}
+	return missing
+}

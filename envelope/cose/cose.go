@@ -420,19 +420,8 @@ func checkCrit(hdr map[any]cbor.RawMessage, scheme signature.SigningScheme) (map
 			return nil, envErr("COSE-2", fmt.Sprintf("crit entry of type %T (want int or tstr)", e), nil)
 		}
 	}
-	must := []string{signature.HeaderSigningScheme}
-	if scheme == signature.SchemeX509SigningAuthority {
-		must = append(must, signature.HeaderAuthenticSigningTime)
-	}
-	if _, ok := hdr[signature.HeaderExpiry]; ok {
-		must = append(must, signature.HeaderExpiry)
-	}
-	var missing []string
-	for _, m := range must {
-		if !crit[m] {
-			missing = append(missing, m)
-		}
-	}
+	_, hasExpiry := hdr[signature.HeaderExpiry]
+	missing := signature.MissingCritical(scheme, hasExpiry, crit)
 	if len(missing) > 0 {
 		return nil, envErr("COSE-2", "these required headers are not marked as critical: "+strings.Join(missing, ", "), nil)
 	}

@@ -400,19 +400,8 @@ func checkCrit(hdr map[string]any, scheme signature.SigningScheme) (map[string]b
 		}
 		crit[name] = true
 	}
-	must := []string{signature.HeaderSigningScheme}
-	if scheme == signature.SchemeX509SigningAuthority {
-		must = append(must, signature.HeaderAuthenticSigningTime)
-	}
-	if _, ok := hdr[signature.HeaderExpiry]; ok {
-		must = append(must, signature.HeaderExpiry)
-	}
-	var missing []string
-	for _, m := range must {
-		if !crit[m] {
-			missing = append(missing, m)
-		}
-	}
+	_, hasExpiry := hdr[signature.HeaderExpiry]
+	missing := signature.MissingCritical(scheme, hasExpiry, crit)
 	if len(missing) > 0 {
 		return nil, envErr("JWS-5", "these required headers are not marked as critical: "+strings.Join(missing, ", "), nil)
 	}
