@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/signet-dev/signet/plugin/proto"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/trustpolicy"
 	"github.com/signet-dev/signet/truststore"
@@ -36,7 +37,7 @@ func (r *run) authenticity(ctx context.Context) error {
 		for _, anchor := range certs {
 			for _, cert := range c.CertificateChain {
 				if bytes.Equal(anchor.Raw, cert.Raw) {
-					return r.identity()
+					return r.identity(ctx)
 				}
 			}
 		}
@@ -50,7 +51,11 @@ func (r *run) authenticity(ctx context.Context) error {
 	return fmt.Errorf("the signature's certificate chain (leaf %q) does not chain to any certificate in trust stores %s:%v", c.CertificateChain[0].Subject, storeType, names)
 }
 
-// identity is PIPE-4.
-func (r *run) identity() error {
+// identity is PIPE-4: the verification plugin's check when it has the
+// capability, else signet's (§5.6).
+func (r *run) identity(ctx context.Context) error {
+	if r.plugin != nil && r.plugin.HasCapability(proto.CapabilityTrustedIdentityVerifier) {
+		return r.pluginResult(ctx, proto.CapabilityTrustedIdentityVerifier)
+	}
 	return trustpolicy.MatchIdentities(r.in.Statement.TrustedIdentities, r.res.Content.CertificateChain[0])
 }

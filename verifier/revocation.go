@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signet-dev/signet/plugin/proto"
 	"github.com/signet-dev/signet/revocation"
 	"github.com/signet-dev/signet/signature"
 )
@@ -21,6 +22,9 @@ type RevocationChecker interface {
 // CRL (§6.8). Without a checker the check is reported as not checked:
 // never passed, never failed.
 func (r *run) revocation(ctx context.Context) error {
+	if r.plugin != nil && r.plugin.HasCapability(proto.CapabilityRevocationCheckVerifier) {
+		return r.pluginResult(ctx, proto.CapabilityRevocationCheckVerifier) // LVL-5
+	}
 	if r.v.Revocation == nil {
 		return notChecked{"revocation was not checked: this verifier has no revocation checker"}
 	}

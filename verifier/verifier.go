@@ -8,6 +8,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/signet-dev/signet/plugin"
+	"github.com/signet-dev/signet/plugin/proto"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/trustpolicy"
 	"github.com/signet-dev/signet/truststore"
@@ -26,6 +28,11 @@ type Verifier struct {
 	// Revocation checks the signing chain and a timestamp's TSA chain
 	// (PIPE-7, TSA-8). Nil means revocation is reported as not checked.
 	Revocation RevocationChecker
+	// Plugins finds the verification plugin a signature names (PIPE-2,
+	// VPLG-1..3). Nil means such signatures fail verification.
+	Plugins VerificationPlugins
+	// PluginConfig is passed to verification plugins (PCFG-2).
+	PluginConfig map[string]string
 }
 
 // Input is one signature to verify.
@@ -86,6 +93,16 @@ type run struct {
 	res     *Result
 	now     time.Time
 	stopped bool
+
+	// plugin is the verification plugin the signature names, once found.
+	plugin *plugin.Plugin
+	// unprocessed are the critical extended attributes signet itself does
+	// not process (ATTR-3).
+	unprocessed []string
+	// pluginResp memoizes the one verify-signature call (PIPE-8).
+	pluginResp *proto.VerifySignatureResponse
+	pluginErr  error
+	pluginDone bool
 }
 
 // step is one validation: it returns nil when the check passes, a

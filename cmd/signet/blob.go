@@ -98,7 +98,7 @@ func runBlobSign(cmd *cobra.Command, env *Env, o *blobSignOpts, path string) err
 }
 
 type blobVerifyOpts struct {
-	revocation   revocationFlags
+	revocation   verifyFlags
 	output       outputFlag
 	signature    string
 	policyName   string
@@ -164,8 +164,12 @@ func runBlobVerify(cmd *cobra.Command, env *Env, o *blobVerifyOpts, path string)
 	if err != nil {
 		return policyLoadError(err, "signet blob policy")
 	}
+	v, err := newVerifier(env, dir, &o.revocation)
+	if err != nil {
+		return err
+	}
 	out, err := signet.VerifyBlob(cmd.Context(), signet.FileOpener(path), f.MediaType(), env0, signet.VerifyBlobOptions{
-		Policy: policy, Verifier: newVerifier(env, dir, &o.revocation), PolicyName: o.policyName, MediaType: o.mediaType, UserMetadata: md,
+		Policy: policy, Verifier: v, PolicyName: o.policyName, MediaType: o.mediaType, UserMetadata: md,
 	})
 	if err != nil && errors.Is(err, signet.ErrInvalidInput) {
 		return usageErr(err)

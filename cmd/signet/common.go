@@ -94,7 +94,7 @@ func (f *signFlags) signOptions(ctx context.Context, env *Env) (signet.SignOptio
 	if err != nil {
 		return signet.SignOptions{}, err
 	}
-	opts := signet.SignOptions{Signer: s, Format: format, Expiry: f.expiry, UserMetadata: md, Now: env.Now, Revocation: (*revocationFlags)(nil).validator(env)}
+	opts := signet.SignOptions{Signer: s, Format: format, Expiry: f.expiry, UserMetadata: md, Now: env.Now, Revocation: (*verifyFlags)(nil).validator(env)}
 	if err := f.timestampOptions(&opts); err != nil {
 		return signet.SignOptions{}, err
 	}
@@ -226,28 +226,37 @@ func parseMetadata(pairs []string) (map[string]string, error) {
 	return m, nil
 }
 
-func newVerifier(env *Env, dir config.Dir, rf *revocationFlags) *verifier.Verifier {
-	return &verifier.Verifier{
-		Store:      truststore.NewCache(truststore.NewFileStore(dir.TrustStore(), env.logger())),
-		Now:        env.now,
-		Logger:     env.logger(),
-		Revocation: rf.validator(env),
+func newVerifier(env *Env, dir config.Dir, vf *verifyFlags) (*verifier.Verifier, error) {
+	cfg, err := parsePluginConfig(vf.pluginConfig)
+	if err != nil {
+		return nil, err
 	}
+	return &verifier.Verifier{
+		Store:        truststore.NewCache(truststore.NewFileStore(dir.TrustStore(), env.logger())),
+		Now:          env.now,
+		Logger:       env.logger(),
+		Revocation:   vf.validator(env),
+		Plugins:      &plugin.Manager{Dir: dir.Plugins()},
+		PluginConfig: cfg,
+	}, nil
 }
 
-// revocationFlags tune OCSP and CRL checking.
-type revocationFlags struct {
+// verifyFlags tune OCSP and CRL checking and configure verification
+// plugins.
+type verifyFlags struct {
 	ocspTimeout, crlTimeout time.Duration
+	pluginConfig            []string
 }
 
-func (f *revocationFlags) AddFlags(cmd *cobra.Command) {
+func (f *verifyFlags) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.ocspTimeout, "ocsp-timeout", revocation.DefaultOCSPTimeout, "time allowed for each OCSP request")
 	cmd.Flags().DurationVar(&f.crlTimeout, "crl-timeout", revocation.DefaultCRLTimeout, "time allowed for each CRL download")
+	cmd.Flags().StringArrayVar(&f.pluginConfig, "plugin-config", nil, "configuration k=v for a verification plugin the signature names (repeatable)")
 }
 
 // validator is the revocation checker: OCSP answers cached in memory for
 // the process, CRLs cached in {CACHE}/crl across processes (REV-8).
-func (f *revocationFlags) validator(env *Env) *revocation.Validator {
+func (f *verifyFlags) validator(env *Env) *revocation.Validator {
 	v := &revocation.Validator{OCSPCache: &revocation.OCSPCache{}, Now: env.Now, Logger: env.logger()}
 	if f != nil {
 		v.OCSPTimeout, v.CRLTimeout = f.ocspTimeout, f.crlTimeout

@@ -16,7 +16,7 @@ import (
 
 type verifyOpts struct {
 	registry      registryFlags
-	revocation    revocationFlags
+	revocation    verifyFlags
 	output        outputFlag
 	ociLayout     bool
 	scope         string
@@ -84,7 +84,10 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, args []string) error
 		return policyLoadError(err, "signet policy")
 	}
 	ctx := cmd.Context()
-	v := newVerifier(env, dir, &o.revocation)
+	v, err := newVerifier(env, dir, &o.revocation)
+	if err != nil {
+		return err
+	}
 	for _, a := range refs {
 		if !a.isDigest() {
 			fmt.Fprintf(env.Stderr, "Warning: always verify the artifact by digest (@sha256:...) rather than a tag (%s)\n", a)
