@@ -110,15 +110,15 @@ func signDescriptor(ctx context.Context, desc ocispec.Descriptor, opts SignOptio
 	if opts.Expiry > 0 {
 		req.Expiry = signingTime.Add(opts.Expiry)
 	}
-	if opts.Revocation != nil {
-		if err := checkSigningChain(ctx, opts); err != nil {
-			return nil, err
-		}
-	}
 	f := opts.format()
 	env, err := envelope.Sign(ctx, f, req)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Revocation != nil { // after signing: a plugin's chain is known then
+		if err := checkSigningChain(ctx, opts); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Timestamper != nil {
 		if env, err = addTimestamp(ctx, f, env, opts); err != nil {

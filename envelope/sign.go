@@ -46,6 +46,12 @@ func Sign(ctx context.Context, f Format, req *signature.SignRequest) ([]byte, er
 	if ks.Algorithm() == 0 {
 		return nil, fmt.Errorf("signing key: %w: %s", signature.ErrUnsupportedKey, ks)
 	}
+	raw, err := f.Encode(ctx, &r)
+	if err != nil {
+		return nil, err
+	}
+	// The chain is checked after encoding: a plugin signer knows its chain
+	// only once it has signed (nothing leaves this function unchecked).
 	chain, err := r.Signer.CertificateChain(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("signing certificate chain: %w", err)
@@ -59,11 +65,6 @@ func Sign(ctx context.Context, f Format, req *signature.SignRequest) ([]byte, er
 	}
 	if leaf != ks {
 		return nil, fmt.Errorf("signing key spec %s does not match the signing certificate's key %s (ALG-2)", ks, leaf)
-	}
-
-	raw, err := f.Encode(ctx, &r)
-	if err != nil {
-		return nil, err
 	}
 	if len(raw) > MaxEnvelopeBytes {
 		return nil, fmt.Errorf("generated signature is %d bytes, over the limit of %d", len(raw), MaxEnvelopeBytes)

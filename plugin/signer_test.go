@@ -226,16 +226,34 @@ func TestSignerChainIsStable(t *testing.T) {
 		t.Error("CertificateChain returned the signer's own slice")
 	}
 
-	// A plugin whose key changes between calls: the probe sees k1, the
-	// signature comes from the other key with its own valid chain.
+	// A plugin whose key changes between calls: the first signature comes
+	// from k1, the second from the other key with its own valid chain.
 	rot, err := plugin.NewSigner(ctx, p, "k1", map[string]string{"keydir": keys, "mode": "rotate", "otherkey": "other"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := envelope.ForMediaType(signature.MediaTypeJWS)
-	_, err = envelope.Sign(ctx, f, signRequest(t, rot))
+	if _, err := rot.Sign(ctx, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rot.Sign(ctx, []byte("second"))
 	if !errors.Is(err, plugin.ErrInvalidResponse) || !strings.Contains(err.Error(), "differs from the one the plugin returned earlier") {
 		t.Fatalf("rotating key: err = %v", err)
+	}
+
+	// An envelope costs the plugin exactly one signature (no probe): with a
+	// fresh rotating signer, signing an envelope never reaches the second
+	// key.
+	once, err := plugin.NewSigner(ctx, p, "k1", map[string]string{"keydir": keys, "mode": "rotate", "otherkey": "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := envelope.ForMediaType(signature.MediaTypeJWS)
+	env, err := envelope.Sign(ctx, f, signRequest(t, once))
+	if err != nil {
+		t.Fatalf("envelope through a plugin signed more than once: %v", err)
+	}
+	if c, err := envelope.Open(f, env); err != nil || !c.CertificateChain[0].Equal(chains["k1"].Leaf.Cert) {
+		t.Fatalf("envelope chain: %v", err)
 	}
 }
 

@@ -133,29 +133,41 @@ func (s *SignedAttributes) ApplyTimes(times map[string]time.Time, prefix string)
 
 func quote(s string) string { return strconv.Quote(s) }
 
-// SignerAlgorithm asks s for its key spec and chain and returns the
-// algorithm the key implies (ALG-2) with the chain. Envelope encoders call
-// it before building their signed headers.
-func SignerAlgorithm(ctx context.Context, s Signer) (Algorithm, []*x509.Certificate, error) {
+// SignerAlgorithm asks s for its key spec and returns the algorithm the
+// key implies (ALG-2). Envelope encoders call it before building their
+// signed headers; they ask for the chain (SignerChain) only after signing,
+// because a plugin learns its chain from its first signature and the chain
+// sits in the unsigned header.
+func SignerAlgorithm(ctx context.Context, s Signer) (Algorithm, error) {
 	if s == nil {
-		return 0, nil, errors.New("sign request has no signer")
+		return 0, errors.New("sign request has no signer")
 	}
 	ks, err := s.KeySpec(ctx)
 	if err != nil {
-		return 0, nil, fmt.Errorf("key spec: %w", err)
+		return 0, fmt.Errorf("key spec: %w", err)
 	}
 	alg := ks.Algorithm()
 	if alg == 0 {
-		return 0, nil, fmt.Errorf("%w: key spec %s", ErrUnsupportedKey, ks)
+		return 0, fmt.Errorf("%w: key spec %s", ErrUnsupportedKey, ks)
 	}
+	return alg, nil
+}
+
+// SignerChain asks s for its certificate chain: non-empty, no nil entry.
+func SignerChain(ctx context.Context, s Signer) ([]*x509.Certificate, error) {
 	chain, err := s.CertificateChain(ctx)
 	if err != nil {
-		return 0, nil, fmt.Errorf("certificate chain: %w", err)
+		return nil, fmt.Errorf("certificate chain: %w", err)
 	}
 	if len(chain) == 0 {
-		return 0, nil, errors.New("signer returned an empty certificate chain")
+		return nil, errors.New("signer returned an empty certificate chain")
 	}
-	return alg, chain, nil
+	for _, c := range chain {
+		if c == nil {
+			return nil, errors.New("certificate chain holds a nil certificate")
+		}
+	}
+	return chain, nil
 }
 
 // MissingCritical returns the headers that must be marked critical (JWS-4,

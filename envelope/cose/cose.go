@@ -135,7 +135,7 @@ func (Format) Encode(ctx context.Context, req *signature.SignRequest) ([]byte, e
 	if req == nil {
 		return nil, errors.New("cose: no sign request")
 	}
-	alg, chain, err := signature.SignerAlgorithm(ctx, req.Signer)
+	alg, err := signature.SignerAlgorithm(ctx, req.Signer)
 	if err != nil {
 		return nil, fmt.Errorf("cose: %w", err)
 	}
@@ -184,14 +184,6 @@ func (Format) Encode(ctx context.Context, req *signature.SignRequest) ([]byte, e
 	}
 	p[gocose.HeaderLabelCritical] = crit
 
-	certs := make([]any, len(chain))
-	for i, c := range chain {
-		if c == nil {
-			return nil, errors.New("cose: certificate chain holds a nil certificate")
-		}
-		certs[i] = c.Raw
-	}
-	msg.Headers.Unprotected[gocose.HeaderLabelX5Chain] = certs
 	if req.SigningAgent != "" {
 		msg.Headers.Unprotected[signature.HeaderSigningAgent] = req.SigningAgent
 	}
@@ -199,6 +191,17 @@ func (Format) Encode(ctx context.Context, req *signature.SignRequest) ([]byte, e
 	if err := msg.Sign(rand.Reader, nil, &signerAdapter{ctx: ctx, signer: req.Signer, alg: coseAlgorithm(alg)}); err != nil {
 		return nil, fmt.Errorf("cose: sign: %w", err)
 	}
+	// x5chain is in the unprotected bucket, outside the signature: the
+	// chain is asked for after signing.
+	chain, err := signature.SignerChain(ctx, req.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("cose: %w", err)
+	}
+	certs := make([]any, len(chain))
+	for i, c := range chain {
+		certs[i] = c.Raw
+	}
+	msg.Headers.Unprotected[gocose.HeaderLabelX5Chain] = certs
 	raw, err := msg.MarshalCBOR()
 	if err != nil {
 		return nil, fmt.Errorf("cose: encode: %w", err)

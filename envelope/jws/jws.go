@@ -78,7 +78,7 @@ func (Format) Encode(ctx context.Context, req *signature.SignRequest) ([]byte, e
 	if req == nil {
 		return nil, errors.New("jws: no sign request")
 	}
-	alg, chain, err := signature.SignerAlgorithm(ctx, req.Signer)
+	alg, err := signature.SignerAlgorithm(ctx, req.Signer)
 	if err != nil {
 		return nil, fmt.Errorf("jws: %w", err)
 	}
@@ -95,15 +95,16 @@ func (Format) Encode(ctx context.Context, req *signature.SignRequest) ([]byte, e
 		Protected: base64.RawURLEncoding.EncodeToString(protected),
 		Header:    headerJSON{SigningAgent: req.SigningAgent},
 	}
-	for _, c := range chain {
-		if c == nil {
-			return nil, errors.New("jws: certificate chain holds a nil certificate")
-		}
-		env.Header.X5c = append(env.Header.X5c, c.Raw)
-	}
 	sig, err := req.Signer.Sign(ctx, []byte(env.Protected+"."+env.Payload))
 	if err != nil {
 		return nil, fmt.Errorf("jws: sign: %w", err)
+	}
+	chain, err := signature.SignerChain(ctx, req.Signer) // x5c is unsigned: after signing
+	if err != nil {
+		return nil, fmt.Errorf("jws: %w", err)
+	}
+	for _, c := range chain {
+		env.Header.X5c = append(env.Header.X5c, c.Raw)
 	}
 	env.Signature = base64.RawURLEncoding.EncodeToString(sig)
 	return marshalJSON(env)
