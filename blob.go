@@ -52,10 +52,18 @@ func copyHash(h hash.Hash, r io.Reader) (int64, error) {
 // SignBlob signs the content of r (PAY-4, BSIGN-1..2): the digest algorithm
 // follows the signing key. mediaType "" means DefaultBlobMediaType.
 func SignBlob(ctx context.Context, r io.Reader, mediaType string, opts SignOptions) (*Signed, error) {
-	if opts.Signer == nil {
+	var keyspec interface {
+		KeySpec(context.Context) (signature.KeySpec, error)
+	}
+	switch {
+	case opts.Generator != nil:
+		keyspec = opts.Generator
+	case opts.Signer != nil:
+		keyspec = opts.Signer
+	default:
 		return nil, fmt.Errorf("%w: no signing key", ErrInvalidInput)
 	}
-	spec, err := opts.Signer.KeySpec(ctx)
+	spec, err := keyspec.KeySpec(ctx)
 	if err != nil {
 		return nil, err
 	}

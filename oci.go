@@ -86,7 +86,7 @@ func signTree(ctx context.Context, t Target, desc ocispec.Descriptor, opts SignO
 	if err != nil {
 		return nil, err
 	}
-	m, err := registry.PushSignature(ctx, t, desc, s.MediaType, s.Envelope, s.Chain, s.SigningTime, opts.Form)
+	m, err := registry.PushSignatureAnnotated(ctx, t, desc, s.MediaType, s.Envelope, s.Chain, s.SigningTime, opts.Form, s.Annotations)
 	if err != nil {
 		return nil, errors.Join(ErrIO, err)
 	}

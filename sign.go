@@ -42,6 +42,10 @@ type SignOptions struct {
 	// TSARoots are the roots the timestamp token must chain to; required
 	// with Timestamper.
 	TSARoots []*x509.Certificate
+	// Generator, instead of Signer, makes the whole envelope: a plugin with
+	// SIGNATURE_GENERATOR.ENVELOPE (§7.7). signet then neither timestamps
+	// the envelope nor changes it.
+	Generator EnvelopeGenerator
 	// Revocation, when set, refuses a signing chain with a revoked
 	// certificate, and a timestamp whose TSA chain is revoked or of unknown
 	// status (TSA-3).
@@ -73,10 +77,27 @@ type Signed struct {
 	// Children are the signatures of the manifests an index lists, when it
 	// was signed recursively.
 	Children []*Signed
+	// Annotations are extra signature manifest annotations (an envelope
+	// plugin's).
+	Annotations map[string]string
+}
+
+// EnvelopeGenerator makes a whole signature envelope over a payload (an
+// envelope-generating plugin, plugin.GenerateEnvelope).
+type EnvelopeGenerator interface {
+	// GenerateEnvelope signs payload (a Notary payload JSON object) into an
+	// envelope of envelopeMediaType, checked against the payload; it also
+	// returns annotations for the signature manifest.
+	GenerateEnvelope(ctx context.Context, payload []byte, envelopeMediaType string, expiry time.Duration) ([]byte, map[string]string, error)
+	// KeySpec is the key's spec, which fixes a blob's digest algorithm.
+	KeySpec(ctx context.Context) (signature.KeySpec, error)
 }
 
 // signDescriptor produces an envelope over desc.
 func signDescriptor(ctx context.Context, desc ocispec.Descriptor, opts SignOptions) (*Signed, error) {
+	if opts.Generator != nil {
+		return generateEnvelope(ctx, desc, opts)
+	}
 	if opts.Signer == nil {
 		return nil, fmt.Errorf("%w: no signing key", ErrInvalidInput)
 	}
@@ -190,4 +211,43 @@ func checkSigningChain(ctx context.Context, opts SignOptions) error {
 		return fmt.Errorf("%w: the signing certificate chain is revoked: %q: %s", ErrInvalidInput, p.Subject, p.Reason)
 	}
 	return nil
+}
+
+// generateEnvelope has opts.Generator make the envelope over desc (§7.7
+// ENVELOPE), then checks it as any envelope and its chain's revocation.
+func generateEnvelope(ctx context.Context, desc ocispec.Descriptor, opts SignOptions) (*Signed, error) {
+	if opts.Timestamper != nil {
+		return nil, fmt.Errorf("%w: an envelope-generating plugin timestamps its envelopes itself: drop --timestamp-url", ErrInvalidInput)
+	}
+	if opts.Expiry < 0 || opts.Expiry%time.Second != 0 {
+		return nil, fmt.Errorf("%w: expiry %s must be a positive whole number of seconds", ErrInvalidInput, opts.Expiry)
+	}
+	payload, err := signature.NewPayload(desc, opts.UserMetadata)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return nil, err
+	}
+	f := opts.format()
+	env, annotations, err := opts.Generator.GenerateEnvelope(ctx, raw, f.MediaType(), opts.Expiry)
+	if err != nil {
+		return nil, err
+	}
+	c, err := envelope.Open(f, env)
+	if err != nil {
+		return nil, fmt.Errorf("the plugin's envelope: %w", err)
+	}
+	if opts.Revocation != nil {
+		results, err := opts.Revocation.ValidateChain(ctx, c.CertificateChain, revocation.CodeSigning, time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		if revocation.Summarize(results) == revocation.Revoked {
+			p, _ := revocation.FirstProblem(results)
+			return nil, fmt.Errorf("%w: the signing certificate chain is revoked: %q: %s", ErrInvalidInput, p.Subject, p.Reason)
+		}
+	}
+	return &Signed{Envelope: env, MediaType: f.MediaType(), Target: desc, SigningTime: c.Signed.SigningTime, Chain: c.CertificateChain, Annotations: annotations}, nil
 }

@@ -70,20 +70,29 @@ func Thumbprints(chain []*x509.Certificate) string {
 // subject in t, in the order of PUSH-2: envelope blob, config blob,
 // manifest. It returns the signature manifest's descriptor.
 func PushSignature(ctx context.Context, t content.Storage, subject ocispec.Descriptor, envMediaType string, env []byte, chain []*x509.Certificate, signingTime time.Time, form ManifestForm) (ocispec.Descriptor, error) {
+	return PushSignatureAnnotated(ctx, t, subject, envMediaType, env, chain, signingTime, form, nil)
+}
+
+// PushSignatureAnnotated is PushSignature with extra signature manifest
+// annotations, such as those an envelope-generating plugin returns (MAN-7):
+// the thumbprint and created annotations are set after them and win.
+func PushSignatureAnnotated(ctx context.Context, t content.Storage, subject ocispec.Descriptor, envMediaType string, env []byte, chain []*x509.Certificate, signingTime time.Time, form ManifestForm, extra map[string]string) (ocispec.Descriptor, error) {
 	envDesc := content.NewDescriptorFromBytes(envMediaType, env)
 	if err := pushIfMissing(ctx, t, envDesc, env); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("push signature envelope: %w", err)
 	}
 	m := ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageManifest,
-		Layers:    []ocispec.Descriptor{envDesc},
-		Subject:   &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
-		Annotations: map[string]string{
-			AnnotationThumbprints: Thumbprints(chain),
-			AnnotationCreated:     signingTime.UTC().Format(time.RFC3339),
-		},
+		Versioned:   specs.Versioned{SchemaVersion: 2},
+		MediaType:   ocispec.MediaTypeImageManifest,
+		Layers:      []ocispec.Descriptor{envDesc},
+		Subject:     &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
+		Annotations: map[string]string{},
 	}
+	for k, v := range extra {
+		m.Annotations[k] = v
+	}
+	m.Annotations[AnnotationThumbprints] = Thumbprints(chain)
+	m.Annotations[AnnotationCreated] = signingTime.UTC().Format(time.RFC3339)
 	switch form {
 	case FormArtifactType:
 		m.ArtifactType = signature.ArtifactType

@@ -90,11 +90,11 @@ func (f *signFlags) signOptions(ctx context.Context, env *Env) (signet.SignOptio
 	if err != nil {
 		return signet.SignOptions{}, err
 	}
-	s, err := f.loadSigner(ctx, dir)
+	s, gen, err := f.loadSigner(ctx, dir)
 	if err != nil {
 		return signet.SignOptions{}, err
 	}
-	opts := signet.SignOptions{Signer: s, Format: format, Expiry: f.expiry, UserMetadata: md, Now: env.Now, Revocation: (*verifyFlags)(nil).validator(env)}
+	opts := signet.SignOptions{Signer: s, Generator: gen, Format: format, Expiry: f.expiry, UserMetadata: md, Now: env.Now, Revocation: (*verifyFlags)(nil).validator(env)}
 	if err := f.timestampOptions(&opts); err != nil {
 		return signet.SignOptions{}, err
 	}
@@ -159,27 +159,27 @@ func (f *signFlags) envelopeFormat(dir config.Dir) (envelope.Format, error) {
 
 // loadSigner opens the signing key: --plugin/--id, else the named key (or
 // the default one).
-func (f *signFlags) loadSigner(ctx context.Context, dir config.Dir) (signature.Signer, error) {
+func (f *signFlags) loadSigner(ctx context.Context, dir config.Dir) (signature.Signer, signet.EnvelopeGenerator, error) {
 	cfg, err := parsePluginConfig(f.pluginConfig)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if f.plugin != "" || f.keyID != "" {
 		if f.plugin == "" || f.keyID == "" {
-			return nil, usageErr(errors.New("--plugin and --id go together"))
+			return nil, nil, usageErr(errors.New("--plugin and --id go together"))
 		}
 		if f.key != "" {
-			return nil, usageErr(errors.New("--key excludes --plugin and --id"))
+			return nil, nil, usageErr(errors.New("--key excludes --plugin and --id"))
 		}
 		return pluginSigner(ctx, dir, f.plugin, f.keyID, cfg)
 	}
 	keys, err := dir.LoadSigningKeys()
 	if err != nil {
-		return nil, usageErr(err)
+		return nil, nil, usageErr(err)
 	}
 	k, err := keys.Get(f.key)
 	if err != nil {
-		return nil, withHint(usageErr(err), "add a key with 'signet key add NAME --key-file KEY --cert-file CERT', or make a test key with 'signet cert generate-test NAME --default'")
+		return nil, nil, withHint(usageErr(err), "add a key with 'signet key add NAME --key-file KEY --cert-file CERT', or make a test key with 'signet cert generate-test NAME --default'")
 	}
 	if k.PluginName != "" {
 		merged := map[string]string{}
@@ -193,9 +193,9 @@ func (f *signFlags) loadSigner(ctx context.Context, dir config.Dir) (signature.S
 	}
 	s, err := signer.LoadLocal(resolvePath(dir, k.KeyPath), resolvePath(dir, k.CertificatePath))
 	if err != nil {
-		return nil, usageErr(fmt.Errorf("load signing key %q: %w", k.Name, err))
+		return nil, nil, usageErr(fmt.Errorf("load signing key %q: %w", k.Name, err))
 	}
-	return s, nil
+	return s, nil, nil
 }
 
 // resolvePath makes a relative path in signingkeys.json relative to the
@@ -298,22 +298,46 @@ func policyLoadError(err error, cmd string) error {
 	return err
 }
 
-// pluginSigner opens a RAW signing plugin's key (SIGNATURE_GENERATOR.RAW:
-// signet builds the envelope and the plugin signs).
-func pluginSigner(ctx context.Context, dir config.Dir, name, keyID string, cfg map[string]string) (signature.Signer, error) {
+// pluginSigner opens a plugin's key: a RAW plugin signs and signet builds
+// the envelope (preferred, CAP-2); an ENVELOPE plugin builds it whole.
+func pluginSigner(ctx context.Context, dir config.Dir, name, keyID string, cfg map[string]string) (signature.Signer, signet.EnvelopeGenerator, error) {
 	m := &plugin.Manager{Dir: dir.Plugins()}
 	p, err := m.Get(ctx, name)
 	if err != nil {
-		return nil, withHint(usageErr(err), "install the plugin as "+filepath.Join(dir.Plugins(), name, plugin.ExecutableName(name))+" ('signet plugin list' shows what is installed)")
+		return nil, nil, withHint(usageErr(err), "install the plugin as "+filepath.Join(dir.Plugins(), name, plugin.ExecutableName(name))+" ('signet plugin list' shows what is installed)")
 	}
-	if !p.HasCapability(proto.CapabilitySignatureGenerator) {
-		return nil, usageErr(fmt.Errorf("plugin %q cannot sign raw signatures (SIGNATURE_GENERATOR.RAW), and signing with envelope-generating plugins is not supported yet", name))
+	switch {
+	case p.HasCapability(proto.CapabilitySignatureGenerator):
+		s, err := plugin.NewSigner(ctx, p, keyID, cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("plugin %q, key %q: %w", name, keyID, err)
+		}
+		return s, nil, nil
+	case p.HasCapability(proto.CapabilityEnvelopeGenerator):
+		return nil, &envelopePlugin{p: p, keyID: keyID, cfg: cfg}, nil
 	}
-	s, err := plugin.NewSigner(ctx, p, keyID, cfg)
+	return nil, nil, usageErr(fmt.Errorf("plugin %q has no signing capability (SIGNATURE_GENERATOR.RAW or .ENVELOPE)", name))
+}
+
+// envelopePlugin is an envelope-generating plugin's key.
+type envelopePlugin struct {
+	p     *plugin.Plugin
+	keyID string
+	cfg   map[string]string
+}
+
+func (e *envelopePlugin) GenerateEnvelope(ctx context.Context, payload []byte, mediaType string, expiry time.Duration) ([]byte, map[string]string, error) {
+	return plugin.GenerateEnvelope(ctx, e.p, e.keyID, e.cfg, payload, mediaType, expiry)
+}
+
+// KeySpec asks describe-key (which a blob needs for its digest
+// algorithm; the plugin must then support ENVELOPE_FOR_BLOB).
+func (e *envelopePlugin) KeySpec(ctx context.Context) (signature.KeySpec, error) {
+	resp, err := e.p.DescribeKey(ctx, &proto.DescribeKeyRequest{KeyID: e.keyID, PluginConfig: e.cfg})
 	if err != nil {
-		return nil, fmt.Errorf("plugin %q, key %q: %w", name, keyID, err)
+		return signature.KeySpec{}, err
 	}
-	return s, nil
+	return signature.ParseKeySpec(string(resp.KeySpec))
 }
 
 // parsePluginConfig parses --plugin-config k=v pairs (PCFG-2).

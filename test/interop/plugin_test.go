@@ -1,11 +1,15 @@
 package interop
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"github.com/signet-dev/signet/internal/peer"
 	"github.com/signet-dev/signet/internal/testpki"
@@ -62,6 +66,46 @@ func TestPluginInterop(t *testing.T) {
 			must(t, w.Signet("verify", "--oci-layout", "--scope", scope, ref), "signet verify")
 		})
 	}
+	t.Run("envelope plugin", func(t *testing.T) {
+		// The same test plugin installed as an envelope generator
+		// (SIGNATURE_GENERATOR.ENVELOPE, JWS): it builds the whole envelope.
+		const env = "com.example.envelope"
+		edir := filepath.Join(w.Config(), "plugins", env)
+		if err := os.MkdirAll(edir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b := exec.Command("go", "build", "-o", filepath.Join(edir, "notation-"+env), "github.com/signet-dev/signet/plugin/testdata/testplugin")
+		if out, err := b.CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+		dir, dg := newLayout(t)
+		ref := dir + "@" + dg.String()
+		must(t, w.Signet("sign", "--oci-layout", "--plugin", env, "--id", "k1", "--plugin-config", "keydir="+keydir, "-e", "1h", "-m", "team=blue", ref), "signet sign with an envelope plugin")
+		must(t, w.Notation("verify", "--oci-layout", "--scope", scope, "-m", "team=blue", ref), "notation verify")
+		must(t, w.Signet("verify", "--oci-layout", "--scope", scope, "-m", "team=blue", ref), "signet verify")
+		r := must(t, w.Signet("inspect", "--oci-layout", "-o", "json", ref), "signet inspect")
+		if !strings.Contains(r.stdout, "expiry") {
+			t.Errorf("the plugin's envelope lost the requested expiry: %s", r.stdout)
+		}
+		// The plugin's annotation reaches the signature manifest.
+		store, _, preds := signatureManifests(t, dir, dg)
+		if len(preds) != 1 {
+			t.Fatalf("%d signature manifests", len(preds))
+		}
+		raw, err := content.FetchAll(t.Context(), store, preds[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m ocispec.Manifest
+		if err := json.Unmarshal(raw, &m); err != nil || m.Annotations["com.example.signed-by"] != "test-plugin" || m.Annotations["io.cncf.notary.x509chain.thumbprint#S256"] == "" {
+			t.Errorf("signature manifest annotations: %v %v", m.Annotations, err)
+		}
+
+		dir, dg = newLayout(t)
+		ref = dir + "@" + dg.String()
+		must(t, w.Notation("sign", "--oci-layout", "--plugin", env, "--id", "k1", "--plugin-config", "keydir="+keydir, ref), "notation sign with an envelope plugin")
+		must(t, w.Signet("verify", "--oci-layout", "--scope", scope, ref), "signet verify")
+	})
 	t.Run("on-demand key and errors", func(t *testing.T) {
 		dir, dg := newLayout(t)
 		ref := dir + "@" + dg.String()
