@@ -84,7 +84,11 @@ type PKI struct {
 	Intermediate *testpki.Issued
 	// CA is the intermediate's openssl ca directory and database.
 	CA *CA
-	// OCSP answers for the intermediate's leaves.
+	// OCSP answers for the intermediate's leaves. It signs with the
+	// intermediate's key and sends no certificate (-resp_no_certs): notation
+	// v1.3.2 refuses an answer that embeds the issuer's own certificate ("bad
+	// OCSP signature", it wants an embedded certificate to be a delegated
+	// responder issued by the issuer) and falls back to the CRL silently.
 	OCSP *Responder
 	// CRLs serves the intermediate's CRL at CRLPath.
 	CRLs *CRLServer
@@ -102,7 +106,7 @@ func New(t testing.TB) *PKI {
 	root := testpki.Issue(t, testpki.Cert{Subject: testpki.Name("revocation test root"), IsCA: true, Key: testpki.Key(t, "ec-256", true)}, nil)
 	inter := testpki.Issue(t, testpki.Cert{Subject: testpki.Name("revocation test intermediate"), IsCA: true, Key: testpki.Key(t, "ec-256", true)}, root)
 	p := &PKI{Root: root, Intermediate: inter, CA: NewCA(t, inter), CRLs: NewCRLServer(t)}
-	p.OCSP = StartResponder(t, p.CA, ResponderOptions{})
+	p.OCSP = StartResponder(t, p.CA, ResponderOptions{Args: []string{"-resp_no_certs"}})
 	p.CRLURL = p.CRLs.URL + CRLPath
 	p.PublishCRL(t)
 	return p

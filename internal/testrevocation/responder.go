@@ -241,9 +241,9 @@ func (r *Responder) Restart(t testing.TB) {
 // returns is answered from the new index. (An empty connection would do,
 // but openssl 3.0 spins forever reading EOF from one.) Requests leaves the
 // poke out. A stopped responder is left alone.
-func (r *Responder) poke() {
+func (r *Responder) poke() bool {
 	if !r.Running() {
-		return
+		return false
 	}
 	r.mu.Lock()
 	port := r.port
@@ -251,11 +251,12 @@ func (r *Responder) poke() {
 	c := &http.Client{Timeout: OpenSSLTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := c.Get("http://127.0.0.1:" + strconv.Itoa(port) + r.pokePath)
 	if err != nil {
-		r.t.Errorf("make openssl ocsp re-read its index: %v", err)
-		return
+		r.t.Errorf("poke openssl ocsp: %v", err)
+		return false
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
+	return true
 }
 
 // pokePath is the path of poke's GET request.
@@ -285,28 +286,47 @@ func (r *Responder) Log() []string {
 }
 
 // Requests returns the first lines of the HTTP requests the responder
-// received so far, from its log ("GET /MFQw... HTTP/1.1" or "POST /
-// HTTP/1.1"). The log is read asynchronously: a request answered a moment
-// ago may not be listed yet (see WaitRequests).
+// answered so far, from its log ("GET /MFQw... HTTP/1.1" or "POST /
+// HTTP/1.1"). It is exact: a running responder is first sent a marker
+// request (left out of the result, as poke's are), and since openssl
+// serves and logs requests one at a time, in order, every earlier request
+// is in the log once the marker is.
 func (r *Responder) Requests() []string {
+	if r.Running() {
+		r.sync()
+	}
 	var out []string
 	for _, l := range r.Log() {
-		if _, after, ok := strings.Cut(l, "Received request, 1st line: "); ok && !strings.HasPrefix(after, "GET "+r.pokePath+" ") {
+		if after, ok := r.request(l); ok && !strings.HasPrefix(after, "GET "+r.pokePath+" ") {
 			out = append(out, after)
 		}
 	}
 	return out
 }
 
-// WaitRequests waits up to a second for the log to show n requests and
-// returns those it shows.
-func (r *Responder) WaitRequests(n int) []string {
-	deadline := time.Now().Add(time.Second)
-	for {
-		reqs := r.Requests()
-		if len(reqs) >= n || time.Now().After(deadline) {
-			return reqs
+// request returns the request line a log line reports.
+func (r *Responder) request(line string) (string, bool) {
+	_, after, ok := strings.Cut(line, "Received request, 1st line: ")
+	return after, ok
+}
+
+// sync pokes the responder and waits until its log shows the poke.
+func (r *Responder) sync() {
+	pokes := func() int {
+		n := 0
+		for _, l := range r.Log() {
+			if after, ok := r.request(l); ok && strings.HasPrefix(after, "GET "+r.pokePath+" ") {
+				n++
+			}
 		}
-		time.Sleep(5 * time.Millisecond)
+		return n
+	}
+	before := pokes()
+	if !r.poke() {
+		return
+	}
+	deadline := time.Now().Add(OpenSSLTimeout)
+	for pokes() == before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -50,6 +50,18 @@ type world struct {
 	t        *testing.T
 	xdg      string
 	notation string // notation binary for this world
+	// cache is XDG_CACHE_HOME of both tools (notation's CRL cache and
+	// signet's): "" means <xdg>/cache. Tests that must not see an earlier
+	// run's cached CRLs set a fresh one.
+	cache string
+}
+
+// cacheHome is the tools' XDG_CACHE_HOME.
+func (w *world) cacheHome() string {
+	if w.cache != "" {
+		return w.cache
+	}
+	return filepath.Join(w.xdg, "cache")
 }
 
 func newWorld(t *testing.T, notationBin string) *world {
@@ -87,14 +99,14 @@ func toResult(stdout, stderr string, err error) result {
 // Notation runs the world's notation.
 func (w *world) Notation(args ...string) result {
 	w.t.Helper()
-	env := []string{"XDG_CONFIG_HOME=" + w.xdg, "XDG_CACHE_HOME=" + filepath.Join(w.xdg, "cache"), "NOTATION_EXPERIMENTAL=1"}
+	env := []string{"XDG_CONFIG_HOME=" + w.xdg, "XDG_CACHE_HOME=" + w.cacheHome(), "NOTATION_EXPERIMENTAL=1"}
 	return toResult(peer.Run(w.t, w.notation, env, args...))
 }
 
 // Signet runs signet on the same configuration directory.
 func (w *world) Signet(args ...string) result {
 	w.t.Helper()
-	env := []string{"SIGNET_CONFIG=" + w.Config(), "XDG_CACHE_HOME=" + filepath.Join(w.xdg, "cache")}
+	env := []string{"SIGNET_CONFIG=" + w.Config(), "XDG_CACHE_HOME=" + w.cacheHome()}
 	return toResult(peer.Run(w.t, signetBin, env, args...))
 }
 
