@@ -15,13 +15,17 @@
 //     checks the envelope it returns.
 //   - VerifySignature, Manager.VerificationPlugin, VerifierCapabilities and
 //     CheckMinVersion cover verification plugins (VPLG-1..7).
+//   - Manager.Install and Manager.Uninstall install a plugin package (a
+//     single executable, a .zip or a .tar.gz, from a file or an https URL
+//     with its SHA-256) and remove one (PLG-5).
 //
 // Wire types live in package plugin/proto, which has no dependencies.
-// Installing and removing plugins is not part of this package yet.
 //
 // Errors: every failure is an *Error naming the plugin and the command,
 // wrapping a sentinel (ErrNotFound, ErrTimeout, ErrInvalidResponse, …) or
-// a *PluginError carrying the error code the plugin reported.
+// a *PluginError carrying the error code the plugin reported; Install
+// returns an *InstallError naming the package, wrapping one of those or an
+// installation sentinel (ErrInvalidPackage, ErrChecksum, ErrDownload, …).
 //
 // Specification: https://github.com/notaryproject/specifications/blob/v1.1.0/specs/plugin-extensibility.md
 package plugin

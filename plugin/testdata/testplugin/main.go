@@ -152,11 +152,16 @@ func processFault(mode string) bool {
 	return false
 }
 
+// version is the version get-plugin-metadata reports in most modes; tests
+// of plugin installation build other versions with
+// -ldflags "-X main.version=2.0.0".
+var version = "1.2.3"
+
 func metadata(name, mode string) map[string]any {
 	md := map[string]any{
 		"name":                      name,
 		"description":               "signet test plugin (" + mode + ")",
-		"version":                   "1.2.3",
+		"version":                   version,
 		"url":                       "https://example.com/signet-test-plugin",
 		"supportedContractVersions": []string{"1.0"},
 	}
