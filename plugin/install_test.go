@@ -915,10 +915,10 @@ func TestInstallURL(t *testing.T) {
 			is: plugin.ErrDownload, want: "certificate"},
 		{name: "stalled body", src: plugin.InstallSource{URL: srv.URL + "/stall-body", SHA256: hexSum(tgzSum)},
 			opts: plugin.InstallOptions{HTTPClient: srv.Client(), DownloadTimeout: 300 * time.Millisecond},
-			is: context.DeadlineExceeded, want: "no complete answer within 300ms"},
+			is:   context.DeadlineExceeded, want: "no complete answer within 300ms"},
 		{name: "stalled headers", src: plugin.InstallSource{URL: srv.URL + "/stall-headers", SHA256: hexSum(tgzSum)},
 			opts: plugin.InstallOptions{HTTPClient: srv.Client(), DownloadTimeout: 300 * time.Millisecond},
-			is: plugin.ErrDownload, want: "no complete answer within 300ms"},
+			is:   plugin.ErrDownload, want: "no complete answer within 300ms"},
 		{name: "announced too large", src: plugin.InstallSource{URL: srv.URL + "/announce-huge", SHA256: hexSum(tgzSum)}, opts: tlsOpts,
 			is: plugin.ErrInvalidPackage, want: "under 256 MiB"},
 	}
