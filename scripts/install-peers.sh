@@ -6,7 +6,8 @@
 #   notation v2.0.0-alpha.1 the blob peer; built from the source archive in the shared peers
 #                           directory by its build-notation2.sh (the module proxy does not serve it)
 #   registry v3.1.0         CNCF distribution; version pinned by tools/registry/go.mod
-#   apt packages            the system tools the tests use, when a command is missing
+#   apt packages            the system tools the tests use, when a command is missing (gcc,
+#                           openssl, softhsm2, opensc)
 #
 # Each binary is built once into ${SIGNET_PEERS:-$HOME/.cache/signet-ci/peers}/<name>-<version>/ and
 # reused while that directory holds it, so a warm machine spends no time here. The script then writes
@@ -96,6 +97,10 @@ command -v go >/dev/null 2>&1 || die "go is not on PATH"
 # OCSP responders.
 apt_install gcc gcc libc6-dev
 apt_install openssl openssl
+# SoftHSM2 and OpenSC's pkcs11-tool: the PKCS #11 token of the io.signet.pkcs11 plugin's tests
+# (internal/testhsm). The plugin itself builds with the gcc above (cgo).
+apt_install softhsm2-util softhsm2
+apt_install pkcs11-tool opensc
 
 mkdir -p "$PEERS"
 if command -v flock >/dev/null 2>&1; then
