@@ -330,9 +330,16 @@ func readPIN(src string) (string, error) {
 	return strings.TrimRight(line, "\r"), nil
 }
 
-// readBounded reads at most limit bytes of the file at p and fails if it
-// is larger.
+// readBounded reads the regular file at p, failing if it is larger than
+// limit bytes.
 func readBounded(p string, limit int64) ([]byte, error) {
+	// Only regular files: opening a FIFO or reading a terminal would
+	// block.
+	if fi, err := os.Stat(p); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err

@@ -96,6 +96,11 @@ func (k *hsmKey) open(ref *keyRef) error {
 		if err != nil {
 			return p11Error("read a token", err)
 		}
+		// An uninitialised token (SoftHSM2 always offers one) holds no
+		// key.
+		if ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
+			continue
+		}
 		if matchSlot(u, uint64(s), si, ti) {
 			matched = append(matched, s)
 			token = ti

@@ -298,7 +298,7 @@ func parseAttrs(s string, sep byte, f func(name, value string) error) error {
 	for _, attr := range strings.Split(s, string(sep)) {
 		name, raw, ok := strings.Cut(attr, "=")
 		if !ok {
-			return &Error{Attr: safeName(name), Reason: "has no '='"}
+			return &Error{Reason: "an attribute has no '='"}
 		}
 		if name == "" {
 			return &Error{Reason: "an attribute has an empty name"}

@@ -116,6 +116,16 @@ func New(t testing.TB, label string) *Token {
 	return tk
 }
 
+// Another initialises a second token labelled label in the same token
+// directory (so under the same SOFTHSM2_CONF) and returns it.
+func (tk *Token) Another(t testing.TB, label string) *Token {
+	t.Helper()
+	other := *tk
+	other.Label = label
+	other.run(t, "softhsm2-util", "--init-token", "--free", "--label", label, "--pin", PIN, "--so-pin", SOPIN)
+	return &other
+}
+
 // Env returns the environment entries processes need to see the token.
 func (tk *Token) Env() []string { return []string{"SOFTHSM2_CONF=" + tk.Conf} }
 
