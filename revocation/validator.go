@@ -303,7 +303,9 @@ func (r *run) checkCert(ctx context.Context, cert, issuer *x509.Certificate) Cer
 	res := CertResult{Subject: cert.Subject.String()}
 	hasOCSP, hasCRL := len(cert.OCSPServer) > 0, len(cert.CRLDistributionPoints) > 0
 	if !hasOCSP && !hasCRL {
-		r.log.Warn("certificate names no OCSP responder and no CRL distribution point; its revocation is not checked", "subject", res.Subject)
+		// Debug, not Warn: most chains have such certificates (roots, test
+		// keys), and the verdict already says so.
+		r.log.Debug("certificate names no OCSP responder and no CRL distribution point; its revocation is not checked", "subject", res.Subject)
 		res.Result, res.Method = NonRevokable, MethodNone
 		res.Reason = "the certificate names no OCSP responder and no CRL distribution point"
 		return res

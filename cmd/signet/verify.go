@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -230,6 +231,12 @@ func printOutcomeText(stdout, stderr io.Writer, out *signet.Outcome) {
 		}
 		if ts := s.Timestamp; ts != nil {
 			fmt.Fprintf(stdout, "  timestamp: %s (±%s, RFC 3161, verified)\n", ts.GenTime.Format("2006-01-02T15:04:05Z07:00"), ts.Accuracy)
+			if line := revocationLine(ts.Revocation); line != "" {
+				fmt.Fprintf(stdout, "  TSA chain revocation: %s\n", line)
+			}
+		}
+		if line := revocationLine(s.Revocation); line != "" {
+			fmt.Fprintf(stdout, "  revocation: %s\n", line)
 		}
 		return
 	}
@@ -247,4 +254,22 @@ func printOutcomeText(stdout, stderr io.Writer, out *signet.Outcome) {
 			fmt.Fprintln(stdout, line)
 		}
 	}
+}
+
+// revocationLine summarises a chain's revocation results for text output:
+// each checked certificate with its result and method; "" when none was
+// checked (the verdict's Note already says why).
+func revocationLine(rs []signet.RevocationInfo) string {
+	var parts []string
+	for _, r := range rs {
+		if r.Result == "nonRevokable" {
+			continue
+		}
+		name := r.Subject
+		if i := strings.Index(name, ","); strings.HasPrefix(name, "CN=") && i > 0 {
+			name = name[:i]
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", name, r.Result, r.Method))
+	}
+	return strings.Join(parts, "; ")
 }

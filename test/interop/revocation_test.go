@@ -60,7 +60,7 @@ func TestRevocationInterop(t *testing.T) {
 		trusted    bool
 		signet     string // what signet's output must say
 	}{
-		{"good", "strict", true, "Successfully verified"},
+		{"good", "strict", true, "revocation: CN=good ok (crl)"},
 		{"bad", "strict", false, "is revoked"},
 		{"bad", "permissive", true, "Warning: revocation"},
 		{"lost", "strict", false, "unknown"},
