@@ -106,6 +106,34 @@ func TestPluginInterop(t *testing.T) {
 		must(t, w.Notation("sign", "--oci-layout", "--plugin", env, "--id", "k1", "--plugin-config", "keydir="+keydir, ref), "notation sign with an envelope plugin")
 		must(t, w.Signet("verify", "--oci-layout", "--scope", scope, ref), "signet verify")
 	})
+	t.Run("SDK plugin", func(t *testing.T) {
+		// A plugin written with the public plugin author SDK
+		// (notation-plugin-framework-go, plugin/testdata/sdkplugin, its own
+		// module): installed once, used by both tools.
+		const sdk = "io.signet.sdktest"
+		sdir := filepath.Join(w.Config(), "plugins", sdk)
+		if err := os.MkdirAll(sdir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b := exec.Command("go", "build", "-o", filepath.Join(sdir, "notation-"+sdk), ".")
+		b.Dir = filepath.Join("..", "..", "plugin", "testdata", "sdkplugin")
+		b.Env = append(os.Environ(), "GOWORK=off")
+		if out, err := b.CombinedOutput(); err != nil {
+			t.Fatalf("build the SDK plugin: %v\n%s", err, out)
+		}
+		for _, format := range []string{"jws", "cose"} {
+			dir, dg := newLayout(t)
+			ref := dir + "@" + dg.String()
+			must(t, w.Signet("sign", "--oci-layout", "--plugin", sdk, "--id", "k1", "--plugin-config", "keydir="+keydir, "--signature-format", format, ref), "signet sign through the SDK plugin")
+			must(t, w.Notation("verify", "--oci-layout", "--scope", scope, ref), "notation verify")
+			dir, dg = newLayout(t)
+			ref = dir + "@" + dg.String()
+			must(t, w.Notation("sign", "--oci-layout", "--plugin", sdk, "--id", "k1", "--plugin-config", "keydir="+keydir, "--signature-format", format, ref), "notation sign through the SDK plugin")
+			must(t, w.Signet("verify", "--oci-layout", "--scope", scope, ref), "signet verify")
+		}
+		blob := writeFile(t, t.TempDir(), "b.txt", []byte("blob through a plugin"))
+		must(t, w.Signet("blob", "sign", "--signature-directory", filepath.Dir(blob), "--plugin", sdk, "--id", "k1", "--plugin-config", "keydir="+keydir, blob), "signet blob sign through the SDK plugin")
+	})
 	t.Run("on-demand key and errors", func(t *testing.T) {
 		dir, dg := newLayout(t)
 		ref := dir + "@" + dg.String()
