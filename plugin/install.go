@@ -423,6 +423,13 @@ func download(ctx context.Context, u *url.URL, opts InstallOptions) (*spooled, e
 	// The file name is the last element of the URL asked for, not of
 	// where it redirected (release downloads redirect to storage URLs).
 	s, err := spool(resp.Body, path.Base(u.Path))
+	if err == nil && dctx.Err() != nil {
+		// net/http may end a body cut short by the deadline with a clean
+		// EOF (the server, seeing the connection close, ends its chunked
+		// response); what was read is not the whole package.
+		s.remove()
+		err = dctx.Err()
+	}
 	if err != nil {
 		if errors.Is(err, ErrInvalidPackage) {
 			return nil, err

@@ -15,7 +15,7 @@ func newPluginCmd(env *Env) *cobra.Command {
 		Use:   "plugin",
 		Short: "Manage Notary Project plugins (plugins/NAME/notation-NAME in the configuration directory)",
 	}
-	cmd.AddCommand(newPluginListCmd(env))
+	cmd.AddCommand(newPluginListCmd(env), newPluginInstallCmd(env), newPluginUninstallCmd(env))
 	return cmd
 }
 
