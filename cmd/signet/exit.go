@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"regexp"
 	"strings"
 
 	"github.com/signet-dev/signet"
@@ -75,11 +76,18 @@ func inputFileErr(err error) error {
 	return usageErr(err)
 }
 
+// pinValue matches a PKCS#11 URI's pin-value attribute (RFC 7512), which
+// a key ID may carry: never printed.
+var pinValue = regexp.MustCompile(`(?i)(pin-value=)[^&;"'\s]*`)
+
+// redact hides secrets a message may quote.
+func redact(msg string) string { return pinValue.ReplaceAllString(msg, "${1}REDACTED") }
+
 func reportError(w io.Writer, err error) {
-	msg := err.Error()
+	msg := redact(err.Error())
 	fmt.Fprintf(w, "Error: %s\n", strings.TrimSpace(msg))
 	var he *hintError
 	if errors.As(err, &he) && he.hint != "" {
-		fmt.Fprintf(w, "Hint: %s\n", he.hint)
+		fmt.Fprintf(w, "Hint: %s\n", redact(he.hint))
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -316,5 +317,14 @@ func TestHelp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRedactPIN: a PKCS#11 URI's pin-value never reaches the error line.
+func TestRedactPIN(t *testing.T) {
+	var b strings.Builder
+	reportError(&b, errors.New(`plugin "io.signet.pkcs11", key "pkcs11:token=t;object=k?pin-value=1234&module-path=/x.so": not found`))
+	if strings.Contains(b.String(), "1234") || !strings.Contains(b.String(), "pin-value=REDACTED&module-path") {
+		t.Errorf("%s", b.String())
 	}
 }

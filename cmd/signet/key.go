@@ -123,7 +123,7 @@ func newKeyListCmd(env *Env) *cobra.Command {
 				if name == keys.Default {
 					name = "* " + name
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, k.KeyPath, k.CertificatePath, k.ID, k.PluginName)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, k.KeyPath, k.CertificatePath, redact(k.ID), k.PluginName)
 			}
 			return tw.Flush()
 		},
