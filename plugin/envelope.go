@@ -26,7 +26,7 @@ var targetArtifactMembers = map[string]bool{
 }
 
 // GenerateEnvelope asks an envelope-generating plugin (capability
-// SIGNATURE_GENERATOR.ENVELOPE) to sign payload, a Notary payload JSON
+// SIGNATURE_GENERATOR.ENVELOPE, or ENVELOPE_FOR_BLOB for blobs) to sign payload, a Notary payload JSON
 // object, with key keyID into an envelope of envelopeMediaType
 // (application/jose+json or application/cose), and checks the result
 // before returning it (§7.4, §7.7):
@@ -59,7 +59,7 @@ func GenerateEnvelope(ctx context.Context, p *Plugin, keyID string, pluginConfig
 	if p == nil {
 		return nil, nil, fmt.Errorf("%w: no plugin", ErrInvalidRequest)
 	}
-	if err := p.need(cmd, proto.CapabilityEnvelopeGenerator); err != nil {
+	if err := p.need(cmd, proto.CapabilityEnvelopeGenerator, proto.CapabilityEnvelopeGeneratorForBlob); err != nil {
 		return nil, nil, err
 	}
 	format, err := envelope.ForMediaType(envelopeMediaType)

@@ -313,10 +313,10 @@ func pluginSigner(ctx context.Context, dir config.Dir, name, keyID string, cfg m
 			return nil, nil, fmt.Errorf("plugin %q, key %q: %w", name, keyID, err)
 		}
 		return s, nil, nil
-	case p.HasCapability(proto.CapabilityEnvelopeGenerator):
+	case p.HasCapability(proto.CapabilityEnvelopeGenerator), p.HasCapability(proto.CapabilityEnvelopeGeneratorForBlob):
 		return nil, &envelopePlugin{p: p, keyID: keyID, cfg: cfg}, nil
 	}
-	return nil, nil, usageErr(fmt.Errorf("plugin %q has no signing capability (SIGNATURE_GENERATOR.RAW or .ENVELOPE)", name))
+	return nil, nil, usageErr(fmt.Errorf("plugin %q has no signing capability (SIGNATURE_GENERATOR.RAW, .ENVELOPE or .ENVELOPE_FOR_BLOB)", name))
 }
 
 // envelopePlugin is an envelope-generating plugin's key.

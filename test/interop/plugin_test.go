@@ -134,6 +134,54 @@ func TestPluginInterop(t *testing.T) {
 		blob := writeFile(t, t.TempDir(), "b.txt", []byte("blob through a plugin"))
 		must(t, w.Signet("blob", "sign", "--signature-directory", filepath.Dir(blob), "--plugin", sdk, "--id", "k1", "--plugin-config", "keydir="+keydir, blob), "signet blob sign through the SDK plugin")
 	})
+	install := func(t *testing.T, name string) {
+		t.Helper()
+		dir := filepath.Join(w.Config(), "plugins", name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b := exec.Command("go", "build", "-o", filepath.Join(dir, "notation-"+name), "github.com/signet-dev/signet/plugin/testdata/testplugin")
+		if out, err := b.CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+	}
+	t.Run("signing authority through an envelope plugin", func(t *testing.T) {
+		// The plugin answers as a signing authority (notary.x509.signingAuthority,
+		// authentic signing time): only signingAuthority stores authenticate it (TS-7).
+		const sa = "com.example.envelopesa"
+		install(t, sa)
+		dir, dg := newLayout(t)
+		ref := dir + "@" + dg.String()
+		must(t, w.Signet("sign", "--oci-layout", "--plugin", sa, "--id", "k1", "--plugin-config", "keydir="+keydir, ref), "signet sign through a signing authority")
+		for _, r := range []result{w.Notation("verify", "--oci-layout", "--scope", scope, ref), w.Signet("verify", "--oci-layout", "--scope", scope, ref)} {
+			if r.code == 0 {
+				t.Errorf("a signing-authority signature verified against a ca store: %s", r)
+			}
+		}
+		must(t, w.Notation("cert", "add", "--type", "signingAuthority", "--store", "sa", writeFile(t, t.TempDir(), "root.pem", testpki.CertsPEM(root.Cert))), "notation cert add signingAuthority")
+		w.ociPolicy(scope, []string{"signingAuthority:sa"}, []string{"*"}, "strict", nil)
+		defer w.ociPolicy(scope, []string{"ca:plugin"}, []string{"*"}, "strict", nil)
+		must(t, w.Notation("verify", "--oci-layout", "--scope", scope, ref), "notation verify with a signingAuthority store")
+		r := must(t, w.Signet("verify", "--oci-layout", "--scope", scope, "-o", "json", ref), "signet verify with a signingAuthority store")
+		if !strings.Contains(r.stdout, `"verdict": "trusted"`) || !strings.Contains(r.stdout, `"authenticSigningTime"`) && !strings.Contains(r.stdout, `"signingTime"`) {
+			t.Errorf("verdict: %s", r)
+		}
+		must(t, w.Signet("inspect", "--oci-layout", ref), "signet inspect")
+	})
+	t.Run("blob through an ENVELOPE_FOR_BLOB plugin", func(t *testing.T) {
+		const eb = "com.example.envelopeblob"
+		install(t, eb)
+		dir := t.TempDir()
+		blob := writeFile(t, dir, "b.bin", []byte("blob signed by an envelope plugin"))
+		must(t, w.Signet("blob", "sign", "--signature-directory", dir, "--plugin", eb, "--id", "k1", "--plugin-config", "keydir="+keydir, blob), "signet blob sign")
+		policy := writeFile(t, t.TempDir(), "blob.json", []byte(`{"version":"1.0","trustPolicies":[{"name":"p","globalPolicy":true,"signatureVerification":{"level":"strict"},"trustStores":["ca:plugin"],"trustedIdentities":["*"]}]}`))
+		must(t, w.Signet("blob", "policy", "import", "--force", policy), "signet blob policy import")
+		r := must(t, w.Signet("blob", "inspect", "-o", "json", blob+".jws.sig"), "signet blob inspect")
+		if !strings.Contains(r.stdout, `"sha384:`) {
+			t.Errorf("the blob digest does not follow the RSA-3072 key (describe-key): %s", r.stdout)
+		}
+		must(t, w.Signet("blob", "verify", "--signature", blob+".jws.sig", blob), "signet blob verify")
+	})
 	t.Run("on-demand key and errors", func(t *testing.T) {
 		dir, dg := newLayout(t)
 		ref := dir + "@" + dg.String()

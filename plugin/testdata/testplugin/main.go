@@ -168,8 +168,10 @@ func metadata(name, mode string) map[string]any {
 	switch mode {
 	case "raw", "hang", "hangchild", "crash", "flood", "floodstderr", "garbage", "stderrgarbage", "exit0stderr", "trailing":
 		md["capabilities"] = []string{"SIGNATURE_GENERATOR.RAW"}
-	case "envelope":
+	case "envelope", "envelopesa":
 		md["capabilities"] = []string{"SIGNATURE_GENERATOR.ENVELOPE"}
+	case "envelopeblob":
+		md["capabilities"] = []string{"SIGNATURE_GENERATOR.ENVELOPE_FOR_BLOB"}
 	case "both":
 		md["capabilities"] = []string{"SIGNATURE_GENERATOR.ENVELOPE", "SIGNATURE_GENERATOR.RAW"}
 	case "verifier":
@@ -407,10 +409,20 @@ func generateEnvelope(req map[string]any, config map[string]string, mode string)
 		"io.cncf.notary.signingTime":   now.Format(time.RFC3339),
 		"crit":                         []string{"io.cncf.notary.signingScheme"},
 	}
+	crit := []string{"io.cncf.notary.signingScheme"}
+	if mode == "envelopesa" {
+		// A signing authority: notary.x509.signingAuthority with an
+		// authentic signing time instead of the signing time.
+		delete(hdr, "io.cncf.notary.signingTime")
+		hdr["io.cncf.notary.signingScheme"] = "notary.x509.signingAuthority"
+		hdr["io.cncf.notary.authenticSigningTime"] = now.Format(time.RFC3339)
+		crit = append(crit, "io.cncf.notary.authenticSigningTime")
+	}
 	if exp, ok := req["expiryDurationInSeconds"].(float64); ok && exp > 0 {
 		hdr["io.cncf.notary.expiry"] = now.Add(time.Duration(exp) * time.Second).Format(time.RFC3339)
-		hdr["crit"] = []string{"io.cncf.notary.signingScheme", "io.cncf.notary.expiry"}
+		crit = append(crit, "io.cncf.notary.expiry")
 	}
+	hdr["crit"] = crit
 	hdrJSON, _ := json.Marshal(hdr)
 	protected, payloadB64 := b64url(hdrJSON), b64url(payload)
 	sig := sign(k, []byte(protected+"."+payloadB64), mode)
