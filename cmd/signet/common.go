@@ -90,7 +90,7 @@ func (f *signFlags) signOptions(ctx context.Context, env *Env) (signet.SignOptio
 	if err != nil {
 		return signet.SignOptions{}, err
 	}
-	s, gen, err := f.loadSigner(ctx, dir)
+	s, gen, err := f.loadSigner(ctx, env, dir)
 	if err != nil {
 		return signet.SignOptions{}, err
 	}
@@ -159,7 +159,7 @@ func (f *signFlags) envelopeFormat(dir config.Dir) (envelope.Format, error) {
 
 // loadSigner opens the signing key: --plugin/--id, else the named key (or
 // the default one).
-func (f *signFlags) loadSigner(ctx context.Context, dir config.Dir) (signature.Signer, signet.EnvelopeGenerator, error) {
+func (f *signFlags) loadSigner(ctx context.Context, env *Env, dir config.Dir) (signature.Signer, signet.EnvelopeGenerator, error) {
 	cfg, err := parsePluginConfig(f.pluginConfig)
 	if err != nil {
 		return nil, nil, err
@@ -171,7 +171,7 @@ func (f *signFlags) loadSigner(ctx context.Context, dir config.Dir) (signature.S
 		if f.key != "" {
 			return nil, nil, usageErr(errors.New("--key excludes --plugin and --id"))
 		}
-		return pluginSigner(ctx, dir, f.plugin, f.keyID, cfg)
+		return pluginSigner(ctx, env.pluginDir(dir), f.plugin, f.keyID, cfg)
 	}
 	keys, err := dir.LoadSigningKeys()
 	if err != nil {
@@ -189,7 +189,7 @@ func (f *signFlags) loadSigner(ctx context.Context, dir config.Dir) (signature.S
 		for kk, v := range cfg { // PCFG-2: sign-time values win key by key
 			merged[kk] = v
 		}
-		return pluginSigner(ctx, dir, k.PluginName, k.ID, merged)
+		return pluginSigner(ctx, env.pluginDir(dir), k.PluginName, k.ID, merged)
 	}
 	s, err := signer.LoadLocal(resolvePath(dir, k.KeyPath), resolvePath(dir, k.CertificatePath))
 	if err != nil {
@@ -236,7 +236,7 @@ func newVerifier(env *Env, dir config.Dir, vf *verifyFlags) (*verifier.Verifier,
 		Now:          env.now,
 		Logger:       env.logger(),
 		Revocation:   vf.validator(env),
-		Plugins:      &plugin.Manager{Dir: dir.Plugins()},
+		Plugins:      &plugin.Manager{Dir: env.pluginDir(dir)},
 		PluginConfig: cfg,
 	}, nil
 }
@@ -300,11 +300,11 @@ func policyLoadError(err error, cmd string) error {
 
 // pluginSigner opens a plugin's key: a RAW plugin signs and signet builds
 // the envelope (preferred, CAP-2); an ENVELOPE plugin builds it whole.
-func pluginSigner(ctx context.Context, dir config.Dir, name, keyID string, cfg map[string]string) (signature.Signer, signet.EnvelopeGenerator, error) {
-	m := &plugin.Manager{Dir: dir.Plugins()}
+func pluginSigner(ctx context.Context, pluginDir, name, keyID string, cfg map[string]string) (signature.Signer, signet.EnvelopeGenerator, error) {
+	m := &plugin.Manager{Dir: pluginDir}
 	p, err := m.Get(ctx, name)
 	if err != nil {
-		return nil, nil, withHint(usageErr(err), "install the plugin as "+filepath.Join(dir.Plugins(), name, plugin.ExecutableName(name))+" ('signet plugin list' shows what is installed)")
+		return nil, nil, withHint(usageErr(err), "install the plugin as "+filepath.Join(pluginDir, name, plugin.ExecutableName(name))+" ('signet plugin list' shows what is installed)")
 	}
 	switch {
 	case p.HasCapability(proto.CapabilitySignatureGenerator):

@@ -209,7 +209,7 @@ func addPluginKey(cmd *cobra.Command, env *Env, name, pluginName, keyID string, 
 	if err != nil {
 		return err
 	}
-	m := &plugin.Manager{Dir: dir.Plugins()}
+	m := &plugin.Manager{Dir: env.pluginDir(dir)}
 	p, err := m.Get(cmd.Context(), pluginName)
 	if err != nil {
 		return withHint(usageErr(err), "'signet plugin list' shows the installed plugins")

@@ -43,7 +43,7 @@ func newPluginListCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			entries, err := (&plugin.Manager{Dir: dir.Plugins()}).List(cmd.Context())
+			entries, err := (&plugin.Manager{Dir: env.pluginDir(dir)}).List(cmd.Context())
 			if err != nil {
 				return err
 			}

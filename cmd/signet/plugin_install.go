@@ -84,7 +84,7 @@ func runPluginInstall(ctx context.Context, env *Env, opts *pluginInstallOpts) er
 	if err != nil {
 		return err
 	}
-	m := &plugin.Manager{Dir: dir.Plugins()}
+	m := &plugin.Manager{Dir: env.pluginDir(dir)}
 	p, err := m.Install(ctx, plugin.InstallSource{File: opts.file, URL: opts.url, SHA256: opts.sha256}, plugin.InstallOptions{Force: opts.force})
 	if err != nil {
 		return pluginInstallErr(err)
@@ -150,7 +150,7 @@ func newPluginUninstallCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := (&plugin.Manager{Dir: dir.Plugins()}).Uninstall(cmd.Context(), name); err != nil {
+			if err := (&plugin.Manager{Dir: env.pluginDir(dir)}).Uninstall(cmd.Context(), name); err != nil {
 				switch {
 				case errors.Is(err, plugin.ErrNotFound):
 					return withHint(usageErr(err), "'signet plugin list' shows the installed plugins")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,16 @@ func (e *Env) configDir() (config.Dir, error) {
 			"set SIGNET_CONFIG to the configuration directory (docs/configuration.md)")
 	}
 	return d, nil
+}
+
+// pluginDir is where plugins live: $SIGNET_LIBEXEC/plugins when set (as
+// notation's NOTATION_LIBEXEC: point it at a notation configuration
+// directory to share its plugins), else {CONFIG}/plugins.
+func (e *Env) pluginDir(dir config.Dir) string {
+	if l := e.Getenv("SIGNET_LIBEXEC"); l != "" {
+		return filepath.Join(l, "plugins")
+	}
+	return dir.Plugins()
 }
 
 // logger writes warnings (and debug records with --debug) to stderr.
