@@ -1,12 +1,9 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"reflect"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/signet-dev/signet/envelope"
+	"github.com/signet-dev/signet/internal/strictjson"
 	"github.com/signet-dev/signet/plugin/proto"
 	"github.com/signet-dev/signet/signature"
 )
@@ -191,10 +189,6 @@ func targetArtifact(payload any) (map[string]any, error) {
 	return t, nil
 }
 
-// maxPayloadDepth bounds the nesting of a payload we decode; descriptors
-// nest three levels (targetArtifact.platform.os.features).
-const maxPayloadDepth = 32
-
 // decodeStrict decodes data, at most signature.MaxPayloadBytes, as exactly
 // one JSON object. Numbers stay json.Number so that comparison is by
 // their text. Duplicate member names are refused: two parsers could read
@@ -209,65 +203,9 @@ func decodeStrict(data []byte) (any, error) {
 		// different byte strings would compare equal.
 		return nil, errors.New("not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := readJSON(dec, 0)
+	v, err := strictjson.DecodeObject(data)
 	if err != nil {
 		return nil, fmt.Errorf("not valid JSON: %w", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	if _, ok := v.(map[string]any); !ok {
-		return nil, errors.New("not a JSON object")
-	}
 	return v, nil
-}
-
-func readJSON(dec *json.Decoder, depth int) (any, error) {
-	if depth > maxPayloadDepth {
-		return nil, fmt.Errorf("nested deeper than %d levels", maxPayloadDepth)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil
-	}
-	switch d {
-	case '{':
-		m := map[string]any{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			k, ok := kt.(string)
-			if !ok {
-				return nil, errors.New("object key is not a string")
-			}
-			if _, dup := m[k]; dup {
-				return nil, fmt.Errorf("duplicate member %s", quote(k))
-			}
-			if m[k], err = readJSON(dec, depth+1); err != nil {
-				return nil, err
-			}
-		}
-		_, err := dec.Token()
-		return m, err
-	case '[':
-		a := []any{}
-		for dec.More() {
-			v, err := readJSON(dec, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, v)
-		}
-		_, err := dec.Token()
-		return a, err
-	}
-	return nil, fmt.Errorf("unexpected %v", d)
 }
