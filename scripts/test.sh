@@ -96,7 +96,7 @@ fuzz_all() {
 	for target in "${targets[@]}"; do
 		read -r pkg name <<<"$target"
 		start=$SECONDS
-		if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg" >"$out" 2>&1; then
+		if fuzz_one "$pkg" "$name" "$out"; then
 			printf '  ok    %3ds  %s %s\n' "$((SECONDS - start))" "$pkg" "$name"
 		else
 			cat "$out"
@@ -106,6 +106,24 @@ fuzz_all() {
 	done
 	rm -f "$out"
 	return "$status"
+}
+
+# fuzz_one PKG NAME OUT: fuzzes one target for $FUZZTIME, output in OUT. Go's fuzzing coordinator
+# sometimes ends a run that found nothing with "context deadline exceeded" when the time is up
+# while a worker is busy (no failing input is written then); such a run is tried once more. A run
+# that wrote a failing input is a real failure and is not retried.
+fuzz_one() {
+	local pkg=$1 name=$2 out=$3 try
+	for try in 1 2; do
+		if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg" >"$out" 2>&1; then
+			return 0
+		fi
+		if grep -q 'Failing input written' "$out" || ! grep -q 'context deadline exceeded' "$out"; then
+			return 1
+		fi
+		printf '  (retry %s %s: the fuzzing coordinator timed out without a failing input)\n' "$pkg" "$name"
+	done
+	return 1
 }
 
 # in_dir DIR COMMAND...: runs COMMAND... in DIR.
