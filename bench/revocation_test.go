@@ -1,9 +1,6 @@
 package bench
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,13 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	specs "github.com/opencontainers/image-spec/specs-go"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/content/oci"
-
 	"github.com/signet-dev/signet/internal/peer"
 	"github.com/signet-dev/signet/internal/testpki"
+	"github.com/signet-dev/signet/internal/testregistry"
 	"github.com/signet-dev/signet/internal/testrevocation"
 	"github.com/signet-dev/signet/internal/testtsa"
 )
@@ -57,23 +50,8 @@ func (e *revEnv) write(b *testing.B, name string, data []byte) string {
 // digest reference.
 func benchLayout(b *testing.B) string {
 	b.Helper()
-	dir := filepath.Join(b.TempDir(), "layout")
-	ctx := context.Background()
-	store, err := oci.NewWithContext(ctx, dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	push := func(mt string, data []byte) ocispec.Descriptor {
-		d := content.NewDescriptorFromBytes(mt, data)
-		if err := store.Push(ctx, d, bytes.NewReader(data)); err != nil {
-			b.Fatal(err)
-		}
-		return d
-	}
-	cfg := push(ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-	layer := push(ocispec.MediaTypeImageLayerGzip, []byte("bench layer"))
-	m, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{layer}})
-	return dir + "@" + push(ocispec.MediaTypeImageManifest, m).Digest.String()
+	dir, d := testregistry.NewLayout(b, "bench layer", "")
+	return dir + "@" + d.Digest.String()
 }
 
 // BenchmarkVerifyTimestampOCSP is one whole `verify` process of a

@@ -12,12 +12,10 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/content/oci"
 
 	"github.com/signet-dev/signet/internal/testpki"
+	"github.com/signet-dev/signet/internal/testregistry"
 )
 
 // testIdentity is the subject `signet cert generate-test NAME` gives its
@@ -212,34 +210,12 @@ func scoped(s map[string]any, scopes ...string) map[string]any {
 	return s
 }
 
-// newLayout writes an OCI image layout holding one small image manifest
-// tagged v1 and returns the layout directory and the manifest's digest.
+// newLayout writes an OCI image layout holding one small image tagged v1
+// and returns the layout directory and the image manifest's digest.
 func newLayout(t *testing.T) (string, digest.Digest) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "layout")
-	ctx := context.Background()
-	store, err := oci.NewWithContext(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	push := func(mt string, data []byte) ocispec.Descriptor {
-		d := content.NewDescriptorFromBytes(mt, data)
-		if err := store.Push(ctx, d, bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	cfg := push(ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-	layer := push(ocispec.MediaTypeImageLayerGzip, []byte(t.Name()))
-	m, err := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{layer}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	md := push(ocispec.MediaTypeImageManifest, m)
-	if err := store.Tag(ctx, md, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	return dir, md.Digest
+	dir, d := testregistry.NewLayout(t, t.Name(), "v1")
+	return dir, d.Digest
 }
 
 // signatureManifest reads one signature manifest of the layout.

@@ -17,6 +17,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content/oci"
 
 	"github.com/signet-dev/signet/internal/embedregistry"
 )
@@ -207,4 +209,17 @@ func push(t testing.TB, p Pusher, mt string, data []byte) ocispec.Descriptor {
 		}
 	}
 	return d
+}
+
+// NewLayout writes a new OCI image layout directory holding one small image
+// (PushImage with name) tagged tag, and returns the directory and the
+// image manifest's descriptor.
+func NewLayout(t testing.TB, name, tag string) (string, ocispec.Descriptor) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "layout")
+	store, err := oci.NewWithContext(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, PushImage(t, store, name, tag)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/signet-dev/signet/internal/peer"
 	"github.com/signet-dev/signet/internal/testpki"
+	"github.com/signet-dev/signet/internal/testregistry"
 	"github.com/signet-dev/signet/signature"
 )
 
@@ -172,27 +173,8 @@ func (w *world) ociPolicy(scope string, stores []string, identities []string, le
 // and returns the layout directory and the image manifest's digest.
 func newLayout(t *testing.T) (string, digest.Digest) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "layout")
-	ctx := context.Background()
-	store, err := oci.NewWithContext(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	push := func(mt string, data []byte) ocispec.Descriptor {
-		d := content.NewDescriptorFromBytes(mt, data)
-		if err := store.Push(ctx, d, bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	cfg := push(ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-	layer := push(ocispec.MediaTypeImageLayerGzip, []byte(t.Name()))
-	m, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{layer}})
-	md := push(ocispec.MediaTypeImageManifest, m)
-	if err := store.Tag(ctx, md, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	return dir, md.Digest
+	dir, d := testregistry.NewLayout(t, t.Name(), "v1")
+	return dir, d.Digest
 }
 
 // signatureManifests returns the signature manifests referring to subject

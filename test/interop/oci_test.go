@@ -196,7 +196,11 @@ func TestOCILayoutRejectedByBoth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			raw = []byte(strings.Replace(string(raw), "tar+gzip", "tar+zstd", 1))
+			changed := []byte(strings.Replace(string(raw), `"schemaVersion":2`, `"schemaVersion":3`, 1))
+			if string(changed) == string(raw) {
+				t.Fatalf("the manifest was not changed: %s", raw)
+			}
+			raw = changed
 			if err := os.WriteFile(p, raw, 0o644); err != nil {
 				t.Fatal(err)
 			}
