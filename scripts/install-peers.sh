@@ -6,13 +6,15 @@
 #   notation v2.0.0-alpha.1 the blob peer; built from the source archive in the shared peers
 #                           directory by its build-notation2.sh (the module proxy does not serve it)
 #   registry v3.1.0         CNCF distribution; version pinned by tools/registry/go.mod
+#   oras v1.3.6             the ORAS CLI (attach, discover, copy, OCI layouts); version pinned by
+#                           tools/oras/go.mod (about a minute to build cold)
 #   apt packages            the system tools the tests use, when a command is missing (gcc,
 #                           openssl, softhsm2, opensc)
 #
 # Each binary is built once into ${SIGNET_PEERS:-$HOME/.cache/signet-ci/peers}/<name>-<version>/ and
 # reused while that directory holds it, so a warm machine spends no time here. The script then writes
-# ${SIGNET_PEERS}/env.sh, which exports SIGNET_NOTATION, SIGNET_NOTATION2 and SIGNET_REGISTRY; with
-# BIN_DIR it also links notation, notation2 and registry into BIN_DIR.
+# ${SIGNET_PEERS}/env.sh, which exports SIGNET_NOTATION, SIGNET_NOTATION2, SIGNET_REGISTRY and
+# SIGNET_ORAS; with BIN_DIR it also links notation, notation2, registry and oras into BIN_DIR.
 #
 # The shared peers directory is $SIGNET_SHARED_PEERS, else <repo>/../shared/peers, else
 # /work/shared/peers. Concurrent runs serialise on a lock in the cache directory.
@@ -110,12 +112,16 @@ fi
 
 notation_version=$(module_version "$REPO/tools" github.com/notaryproject/notation)
 registry_version=$(module_version "$REPO/tools/registry" github.com/distribution/distribution/v3)
+oras_version=$(module_version "$REPO/tools/oras" oras.land/oras)
 
 build_notation() {
 	(cd "$REPO/tools" && go build -trimpath -o "$OUT" github.com/notaryproject/notation/cmd/notation)
 }
 build_registry() {
 	(cd "$REPO/tools/registry" && go build -trimpath -o "$OUT" github.com/distribution/distribution/v3/cmd/registry)
+}
+build_oras() {
+	(cd "$REPO/tools/oras" && go build -trimpath -o "$OUT" oras.land/oras/cmd/oras)
 }
 build_notation2() {
 	local shared
@@ -128,6 +134,7 @@ build_notation2() {
 notation=$(build notation "$notation_version" notation build_notation)
 notation2=$(build notation "$NOTATION2_VERSION" notation build_notation2)
 registry=$(build registry "$registry_version" registry build_registry)
+oras=$(build oras "$oras_version" oras build_oras)
 
 env_file="$PEERS/env.sh"
 {
@@ -135,6 +142,7 @@ env_file="$PEERS/env.sh"
 	printf 'export SIGNET_NOTATION=%q\n' "$notation"
 	printf 'export SIGNET_NOTATION2=%q\n' "$notation2"
 	printf 'export SIGNET_REGISTRY=%q\n' "$registry"
+	printf 'export SIGNET_ORAS=%q\n' "$oras"
 } >"$env_file.tmp"
 mv -f "$env_file.tmp" "$env_file"
 
@@ -143,7 +151,8 @@ if [ -n "$BIN_DIR" ]; then
 	ln -sfn "$notation" "$BIN_DIR/notation"
 	ln -sfn "$notation2" "$BIN_DIR/notation2"
 	ln -sfn "$registry" "$BIN_DIR/registry"
-	log "linked notation, notation2 and registry into $BIN_DIR"
+	ln -sfn "$oras" "$BIN_DIR/oras"
+	log "linked notation, notation2, registry and oras into $BIN_DIR"
 fi
 
 log "wrote $env_file"

@@ -1,9 +1,10 @@
 // Package peer finds and runs the programs signet's interoperability tests run against: notation
-// v1.3.2 (the OCI peer), notation v2.0.0-alpha.1 (the blob peer) and the CNCF distribution registry.
+// v1.3.2 (the OCI peer), notation v2.0.0-alpha.1 (the blob peer), the CNCF distribution registry and
+// the ORAS CLI v1.3.6.
 // scripts/install-peers.sh builds them and writes env.sh naming them.
 //
 // A peer's path comes from its environment variable (SIGNET_NOTATION, SIGNET_NOTATION2,
-// SIGNET_REGISTRY), else from the cache install-peers.sh builds into
+// SIGNET_REGISTRY, SIGNET_ORAS), else from the cache install-peers.sh builds into
 // (${SIGNET_PEERS:-$HOME/.cache/signet-ci/peers}/<name>-<version>/<name>). A missing peer skips the
 // test, or fails it when SIGNET_REQUIRE_PEERS=1, as in CI.
 package peer
@@ -21,12 +22,13 @@ import (
 	"time"
 )
 
-// Peer versions. They match tools/go.mod, tools/registry/go.mod and scripts/install-peers.sh, which
-// TestVersionsMatchInstaller checks.
+// Peer versions. They match tools/go.mod, tools/registry/go.mod, tools/oras/go.mod and
+// scripts/install-peers.sh, which TestVersionsMatchInstaller checks.
 const (
 	NotationVersion  = "v1.3.2"
 	Notation2Version = "v2.0.0-alpha.1"
 	RegistryVersion  = "v3.1.0"
+	OrasVersion      = "v1.3.6"
 )
 
 // Environment variables read by this package.
@@ -34,6 +36,7 @@ const (
 	EnvNotation     = "SIGNET_NOTATION"      // path of notation v1.3.2
 	EnvNotation2    = "SIGNET_NOTATION2"     // path of notation v2.0.0-alpha.1
 	EnvRegistry     = "SIGNET_REGISTRY"      // path of the distribution registry
+	EnvOras         = "SIGNET_ORAS"          // path of oras v1.3.6
 	EnvPeers        = "SIGNET_PEERS"         // cache directory of install-peers.sh
 	EnvRequirePeers = "SIGNET_REQUIRE_PEERS" // "1": a missing peer fails the test instead of skipping it
 )
@@ -73,6 +76,12 @@ func Notation2(t testing.TB) string {
 func Registry(t testing.TB) string {
 	t.Helper()
 	return find(t, program{EnvRegistry, "registry-" + RegistryVersion, "registry", RegistryVersion})
+}
+
+// Oras returns the path of the ORAS CLI v1.3.6.
+func Oras(t testing.TB) string {
+	t.Helper()
+	return find(t, program{EnvOras, "oras-" + OrasVersion, "oras", OrasVersion})
 }
 
 // CacheDir is the directory scripts/install-peers.sh builds into: $SIGNET_PEERS, else

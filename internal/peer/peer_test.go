@@ -212,7 +212,7 @@ func TestRunOutputLimit(t *testing.T) {
 }
 
 // TestVersionsMatchInstaller keeps this package's versions in step with the files that pin the
-// builds: tools/go.mod, tools/registry/go.mod and scripts/install-peers.sh.
+// builds: tools/go.mod, tools/registry/go.mod, tools/oras/go.mod and scripts/install-peers.sh.
 func TestVersionsMatchInstaller(t *testing.T) {
 	tests := []struct {
 		name string
@@ -223,6 +223,7 @@ func TestVersionsMatchInstaller(t *testing.T) {
 		{name: "notation", file: "../../tools/go.mod", key: "github.com/notaryproject/notation", want: NotationVersion},
 		{name: "registry", file: "../../tools/registry/go.mod", key: "github.com/distribution/distribution/v3", want: RegistryVersion},
 		{name: "notation2", file: "../../scripts/install-peers.sh", key: "NOTATION2_VERSION", want: Notation2Version},
+		{name: "oras", file: "../../tools/oras/go.mod", key: "oras.land/oras", want: OrasVersion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -259,6 +260,7 @@ func TestPeersReportVersion(t *testing.T) {
 		{name: "notation", find: Notation, args: []string{"version"}, want: "Version:     " + NotationVersion},
 		{name: "notation2", find: Notation2, args: []string{"version"}, want: "Version:     " + Notation2Version},
 		{name: "registry", find: Registry, args: []string{"--version"}, want: " " + RegistryVersion},
+		{name: "oras", find: Oras, args: []string{"version"}, want: "Version:    " + strings.TrimPrefix(OrasVersion, "v")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
