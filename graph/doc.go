@@ -1,0 +1,11 @@
+// Package graph works on referrer graphs: an artifact, the artifacts that
+// refer to it through their subject (signatures, SBOMs, scan reports), the
+// artifacts that refer to those (signatures on SBOMs), and so on (DISC-1).
+//
+// Walk and Discover read a graph from a remote repository (registry.Repository,
+// through the referrers API or the referrers tag schema as its mode decides)
+// or from an OCI image layout, within named limits on depth, referrers per
+// node and nodes in all, and safe against listings that loop. Attach pushes
+// a new referrer; Delete removes an artifact and, on request, its referrer
+// subtree, children first, keeping a referrers tag index consistent.
+package graph
