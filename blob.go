@@ -100,8 +100,10 @@ func FileOpener(path string) BlobOpener {
 }
 
 // VerifyBlob verifies the detached signature env (of envelope media type
-// envMediaType) over the blob that open returns (§6.6). The Outcome is
-// always returned when err is nil or wraps ErrNotTrusted.
+// envMediaType) over the blob that open returns (§6.6). A trust store the
+// selected statement names that is missing, empty or invalid fails with a
+// *verifier.TrustStoreError before the signature is looked at (TS-6). The
+// Outcome is always returned when err is nil or wraps ErrNotTrusted.
 func VerifyBlob(ctx context.Context, open BlobOpener, envMediaType string, env []byte, opts VerifyBlobOptions) (*Outcome, error) {
 	if opts.Policy == nil || opts.Verifier == nil {
 		return nil, fmt.Errorf("verify blob: policy and verifier are required")
@@ -113,6 +115,11 @@ func VerifyBlob(ctx context.Context, open BlobOpener, envMediaType string, env [
 	}
 	stmt, err := opts.Policy.Select(opts.PolicyName)
 	if err != nil {
+		return nil, err
+	}
+	// TS-6: every store the statement names must be usable before the
+	// signature is looked at.
+	if err := opts.Verifier.CheckTrustStores(ctx, stmt); err != nil {
 		return nil, err
 	}
 	out := newOutcome(stmt)

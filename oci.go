@@ -163,8 +163,9 @@ type VerifyOCIOptions struct {
 }
 
 // VerifyOCI verifies the artifact reference names in t (§6.4): it selects
-// the statement for opts.Scope, lists the signatures, and evaluates them in
-// order until one verifies. A signature that cannot be fetched or is not a
+// the statement for opts.Scope, checks that every trust store it names is
+// usable (a *verifier.TrustStoreError otherwise, TS-6), lists the
+// signatures, and evaluates them in order until one verifies. A signature that cannot be fetched or is not a
 // well-formed signature manifest counts as a failed signature and the next
 // is tried (the digest's recommendation for DISC-6).
 func VerifyOCI(ctx context.Context, t ReadTarget, reference string, opts VerifyOCIOptions) (*Outcome, error) {
@@ -173,6 +174,11 @@ func VerifyOCI(ctx context.Context, t ReadTarget, reference string, opts VerifyO
 	}
 	stmt, err := opts.Policy.Match(opts.Scope)
 	if err != nil {
+		return nil, err
+	}
+	// TS-6: every store the statement names must be usable before any
+	// signature (or the artifact) is looked at.
+	if err := opts.Verifier.CheckTrustStores(ctx, stmt); err != nil {
 		return nil, err
 	}
 	out := newOutcome(stmt)

@@ -2,6 +2,8 @@ package truststore
 
 import (
 	"errors"
+	"io/fs"
+	"path/filepath"
 	"strings"
 )
 
@@ -16,9 +18,9 @@ var (
 	// ErrInvalidFileName: a certificate file name is empty, "." or "..", or
 	// contains a path separator.
 	ErrInvalidFileName = errors.New("invalid certificate file name")
-	// ErrStoreNotFound: the named store does not exist. Errors wrapping it
-	// also wrap fs.ErrNotExist.
-	ErrStoreNotFound = errors.New("trust store not found")
+	// ErrStoreNotFound: the named store does not exist (TS-6). Errors
+	// wrapping it also wrap fs.ErrNotExist.
+	ErrStoreNotFound = errors.New("trust store does not exist")
 	// ErrEmptyStore: the named store holds no certificate files (TS-6).
 	ErrEmptyStore = errors.New("no x509 certificates were found in the trust store")
 	// ErrNotRegular: the store directory or a certificate file is a
@@ -41,6 +43,9 @@ type StoreError struct {
 	// about the whole trust store.
 	Type Type
 	Name string
+	// Path is the store's directory. FileStore.GetCertificates sets it on
+	// every error about a store whose type and name are valid.
+	Path string
 	// File is the certificate file's name inside the store, if any.
 	File string
 	// Err is the cause; it wraps one of the sentinels above.
@@ -56,7 +61,11 @@ func (e *StoreError) Error() string {
 		b.WriteString(" \"" + string(e.Type) + ":" + e.Name + "\"")
 	}
 	if e.File != "" {
-		b.WriteString(", file \"" + e.File + "\"")
+		file := e.File
+		if e.Path != "" {
+			file = filepath.Join(e.Path, e.File)
+		}
+		b.WriteString(", file \"" + file + "\"")
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Err.Error())
@@ -65,3 +74,10 @@ func (e *StoreError) Error() string {
 
 // Unwrap returns the cause.
 func (e *StoreError) Unwrap() error { return e.Err }
+
+// notExistError is a store directory that does not exist: it is both
+// ErrStoreNotFound and fs.ErrNotExist, and names the directory once.
+type notExistError struct{ dir string }
+
+func (e *notExistError) Error() string   { return ErrStoreNotFound.Error() + ": " + e.dir }
+func (e *notExistError) Unwrap() []error { return []error{ErrStoreNotFound, fs.ErrNotExist} }

@@ -135,12 +135,12 @@ func (s *FileStore) openStore(t Type, name string) (string, error) {
 	info, err := os.Lstat(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", &StoreError{Type: t, Name: name, Err: fmt.Errorf("%w (%s): %w", ErrStoreNotFound, dir, err)}
+			return "", &StoreError{Type: t, Name: name, Path: dir, Err: &notExistError{dir: dir}}
 		}
-		return "", &StoreError{Type: t, Name: name, Err: err}
+		return "", &StoreError{Type: t, Name: name, Path: dir, Err: err}
 	}
 	if info.Mode()&fs.ModeSymlink != 0 || !info.IsDir() {
-		return "", &StoreError{Type: t, Name: name, Err: fmt.Errorf("%w: %s %s", ErrNotRegular, dir, describe(info.Mode()))}
+		return "", &StoreError{Type: t, Name: name, Path: dir, Err: fmt.Errorf("%w: %s %s", ErrNotRegular, dir, describe(info.Mode()))}
 	}
 	return dir, nil
 }
@@ -174,7 +174,7 @@ func (s *FileStore) GetCertificates(ctx context.Context, t Type, name string) ([
 	}
 	entries, err := readDir(dir)
 	if err != nil {
-		return nil, &StoreError{Type: t, Name: name, Err: err}
+		return nil, &StoreError{Type: t, Name: name, Path: dir, Err: err}
 	}
 	var certs []*x509.Certificate
 	for _, e := range entries {
@@ -188,16 +188,16 @@ func (s *FileStore) GetCertificates(ctx context.Context, t Type, name string) ([
 			continue
 		}
 		if !mode.IsRegular() {
-			return nil, &StoreError{Type: t, Name: name, File: e.Name(), Err: fmt.Errorf("%w: %s", ErrNotRegular, describe(mode))}
+			return nil, &StoreError{Type: t, Name: name, Path: dir, File: e.Name(), Err: fmt.Errorf("%w: %s", ErrNotRegular, describe(mode))}
 		}
 		got, err := s.readFile(t, filepath.Join(dir, e.Name()))
 		if err != nil {
-			return nil, &StoreError{Type: t, Name: name, File: e.Name(), Err: err}
+			return nil, &StoreError{Type: t, Name: name, Path: dir, File: e.Name(), Err: err}
 		}
 		certs = append(certs, got...)
 	}
 	if len(certs) == 0 {
-		return nil, &StoreError{Type: t, Name: name, Err: fmt.Errorf("%w (%s)", ErrEmptyStore, dir)}
+		return nil, &StoreError{Type: t, Name: name, Path: dir, Err: fmt.Errorf("%w: %s", ErrEmptyStore, dir)}
 	}
 	return certs, nil
 }

@@ -3,7 +3,6 @@ package verifier
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/signet-dev/signet/plugin/proto"
@@ -14,7 +13,8 @@ import (
 
 // authenticity is PIPE-3 and PIPE-4: the chain must contain a certificate
 // from one of the statement's stores of the type bound to the signing
-// scheme (TS-7), and the leaf must match a trusted identity (§5.6).
+// scheme (TS-7), and the leaf must match a trusted identity (§5.6). The
+// stores were loaded, and found usable, before the pipeline (TS-6).
 func (r *run) authenticity(ctx context.Context) error {
 	c := r.res.Content
 	storeType := truststore.TypeCA
@@ -25,28 +25,14 @@ func (r *run) authenticity(ctx context.Context) error {
 	if len(names) == 0 {
 		return fmt.Errorf("trust policy statement %q lists no %s trust store, which signing scheme %s needs", r.in.Statement.Name, storeType, c.Signed.SigningScheme)
 	}
-	var loadErrs []error
-	trusted := 0
 	for _, name := range names {
-		certs, err := r.v.Store.GetCertificates(ctx, storeType, name)
-		if err != nil {
-			loadErrs = append(loadErrs, err)
-			continue
-		}
-		trusted += len(certs)
-		for _, anchor := range certs {
+		for _, anchor := range r.stores[storeType][name] {
 			for _, cert := range c.CertificateChain {
 				if bytes.Equal(anchor.Raw, cert.Raw) {
 					return r.identity(ctx)
 				}
 			}
 		}
-	}
-	if len(loadErrs) > 0 {
-		return fmt.Errorf("load trust stores: %w", errors.Join(loadErrs...))
-	}
-	if trusted == 0 {
-		return fmt.Errorf("no trusted certificates are found in trust stores %v", names)
 	}
 	return fmt.Errorf("the signature's certificate chain (leaf %q) does not chain to any certificate in trust stores %s:%v", c.CertificateChain[0].Subject, storeType, names)
 }

@@ -3,7 +3,6 @@ package verifier
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"time"
 
@@ -73,17 +72,11 @@ func (r *run) verifyTimestamp(ctx context.Context) error {
 		return fmt.Errorf("timestamp countersignature: %w", err)
 	}
 	var roots []*x509.Certificate
-	var loadErrs []error
 	for _, name := range r.in.Statement.StoresOfType(string(truststore.TypeTSA)) {
-		certs, err := r.v.Store.GetCertificates(ctx, truststore.TypeTSA, name)
-		if err != nil {
-			loadErrs = append(loadErrs, err)
-			continue
-		}
-		roots = append(roots, certs...)
+		roots = append(roots, r.stores[truststore.TypeTSA][name]...)
 	}
 	if len(roots) == 0 {
-		return fmt.Errorf("no trusted TSA certificate found in the tsa trust stores: %w", errors.Join(loadErrs...))
+		return fmt.Errorf("no trusted TSA certificate found in the tsa trust stores")
 	}
 	rng, tsaChain, err := tok.Verify(c.Signature, roots, timestamp.VerifyOptions{})
 	if err != nil {

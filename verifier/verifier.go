@@ -57,8 +57,10 @@ type Input struct {
 }
 
 // Verify runs the pipeline on one signature. It returns an error only for
-// unusable input (nil statement); every verification failure is recorded in
-// the Result, whose Err wraps ErrVerification.
+// unusable input or configuration: a nil statement, or a trust store the
+// statement names that is missing, empty or invalid (a *TrustStoreError,
+// TS-6), checked before the signature is looked at. Every verification
+// failure is recorded in the Result, whose Err wraps ErrVerification.
 func (v *Verifier) Verify(ctx context.Context, in Input) (*Result, error) {
 	if in.Statement == nil {
 		return nil, fmt.Errorf("verify: no trust policy statement")
@@ -66,7 +68,11 @@ func (v *Verifier) Verify(ctx context.Context, in Input) (*Result, error) {
 	if v.Store == nil {
 		return nil, fmt.Errorf("verify: no trust store")
 	}
-	r := &run{v: v, in: in, actions: in.Statement.Actions(), res: &Result{}, now: v.now()}
+	stores, err := v.loadTrustStores(ctx, in.Statement)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{v: v, in: in, actions: in.Statement.Actions(), res: &Result{}, now: v.now(), stores: stores}
 	r.pipeline(ctx)
 	return r.res, nil
 }
@@ -93,6 +99,8 @@ type run struct {
 	res     *Result
 	now     time.Time
 	stopped bool
+	// stores are the statement's trust stores, loaded before the pipeline.
+	stores anchors
 
 	// plugin is the verification plugin the signature names, once found.
 	plugin *plugin.Plugin

@@ -10,6 +10,7 @@ import (
 
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/trustpolicy"
+	"github.com/signet-dev/signet/truststore"
 	"github.com/signet-dev/signet/verifier"
 )
 
@@ -46,9 +47,17 @@ func withHint(err error, hint string) error { return &hintError{err: err, hint: 
 // exitCode classifies err at the edge (STYLE B2.5).
 func exitCode(err error) int {
 	var ue *UsageError
+	var tse *verifier.TrustStoreError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.As(err, &tse):
+		// TS-6: a missing, empty or invalid store the trust policy names
+		// is invalid configuration; a store that cannot be read is I/O.
+		if trustStoreContentErr(err) {
+			return exitUsage
+		}
+		return exitIO
 	case errors.Is(err, signet.ErrNotTrusted), errors.Is(err, verifier.ErrVerification),
 		errors.Is(err, trustpolicy.ErrNoApplicablePolicy):
 		return exitNotTrusted
@@ -87,7 +96,49 @@ func reportError(w io.Writer, err error) {
 	msg := redact(err.Error())
 	fmt.Fprintf(w, "Error: %s\n", strings.TrimSpace(msg))
 	var he *hintError
-	if errors.As(err, &he) && he.hint != "" {
-		fmt.Fprintf(w, "Hint: %s\n", redact(he.hint))
+	hint := ""
+	if errors.As(err, &he) {
+		hint = he.hint
 	}
+	if hint == "" {
+		hint = trustStoreHint(err)
+	}
+	if hint != "" {
+		fmt.Fprintf(w, "Hint: %s\n", redact(hint))
+	}
+}
+
+// trustStoreContentErr reports whether a trust store error is about the
+// store's existence or content (invalid configuration), not about reading
+// it.
+func trustStoreContentErr(err error) bool {
+	for _, s := range []error{truststore.ErrStoreNotFound, truststore.ErrEmptyStore, truststore.ErrNotRegular,
+		truststore.ErrInvalidCertificate, truststore.ErrInvalidStoreName, truststore.ErrInvalidStoreType} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// trustStoreHint says how to repair a trust store the trust policy names
+// and that could not be used (TS-6); "" for other errors.
+func trustStoreHint(err error) string {
+	var tse *verifier.TrustStoreError
+	if !errors.As(err, &tse) {
+		return ""
+	}
+	ref := string(tse.Type) + ":" + tse.Name
+	add := fmt.Sprintf("'signet cert add --type %s --store %s FILE'", tse.Type, tse.Name)
+	var se *truststore.StoreError
+	errors.As(err, &se)
+	switch {
+	case errors.Is(err, truststore.ErrStoreNotFound):
+		return fmt.Sprintf("create the trust store with %s, or remove %q from the trustStores of trust policy statement %q", add, ref, tse.Statement)
+	case errors.Is(err, truststore.ErrEmptyStore):
+		return fmt.Sprintf("add the trusted root certificate with %s, or remove %q from the trustStores of trust policy statement %q", add, ref, tse.Statement)
+	case se != nil && se.File != "":
+		return fmt.Sprintf("replace or remove the file %q of the trust store ('signet cert list --type %s --store %s' lists the store, 'signet cert delete' removes a file)", se.File, tse.Type, tse.Name)
+	}
+	return fmt.Sprintf("check the trust store %q ('signet cert list --type %s --store %s')", ref, tse.Type, tse.Name)
 }

@@ -139,6 +139,55 @@ func TestExitCodes(t *testing.T) {
 		// BTP-4 [REF]: a blank name is a usage error, not "not found".
 		{name: "empty --policy-name", args: []string{"blob", "verify", "--policy-name", "", "--signature", w.sig, w.blob}, code: exitUsage, wantErr: "--policy-name cannot be empty"},
 		{name: "blank --policy-name", args: []string{"blob", "verify", "--policy-name", "  ", "--signature", w.sig, w.blob}, code: exitUsage, wantErr: "--policy-name cannot be empty"},
+		{name: "one-space --policy-name", args: []string{"blob", "verify", "--policy-name", " ", "--signature", w.sig, w.blob}, code: exitUsage, wantErr: "--policy-name cannot be empty"},
+		{name: "tab --policy-name", args: []string{"blob", "verify", "--policy-name", "\t", "--signature", w.sig, w.blob}, code: exitUsage, wantErr: "--policy-name cannot be empty"},
+		{name: "--policy-name= with nothing", args: []string{"blob", "verify", "--policy-name=", "--signature", w.sig, w.blob}, code: exitUsage, wantErr: "--policy-name cannot be empty"},
+		// TS-6: a trust store the selected statement names that is
+		// missing or empty is invalid configuration, even when another
+		// store trusts the signer, and even without a signature.
+		{
+			name: "missing trust store next to the signer's (blob)",
+			setup: func(t *testing.T, c *cli) {
+				c.blobPolicy(global(statement("demo", "strict", []string{"ca:missing", "ca:demo"}, []string{"*"})))
+			},
+			args: []string{"blob", "verify", "--signature", w.sig, w.blob}, code: exitUsage,
+			wantErr: filepath.Join("truststore", "x509", "ca", "missing"), wantHint: "signet cert add --type ca --store missing FILE",
+		},
+		{
+			name: "missing tsa trust store (blob)",
+			setup: func(t *testing.T, c *cli) {
+				c.blobPolicy(global(statement("demo", "strict", []string{"ca:demo", "tsa:stamps"}, []string{"*"})))
+			},
+			args: []string{"blob", "verify", "--signature", w.sig, w.blob}, code: exitUsage,
+			wantErr: `trust store "tsa:stamps": trust store does not exist`, wantHint: "signet cert add --type tsa --store stamps FILE",
+		},
+		{
+			name: "empty trust store (blob)",
+			setup: func(t *testing.T, c *cli) {
+				if err := os.MkdirAll(filepath.Join(c.cfg, "truststore", "x509", "ca", "empty"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				c.blobPolicy(global(statement("demo", "strict", []string{"ca:demo", "ca:empty"}, []string{"*"})))
+			},
+			args: []string{"blob", "verify", "--signature", w.sig, w.blob}, code: exitUsage,
+			wantErr: `trust store "ca:empty": no x509 certificates were found`, wantHint: "signet cert add --type ca --store empty FILE",
+		},
+		{
+			name: "missing trust store of an unsigned OCI artifact",
+			setup: func(t *testing.T, c *cli) {
+				c.ociPolicy(scoped(statement("x", "strict", []string{"ca:missing"}, []string{"*"}), "*"))
+			},
+			args: []string{"verify", "--oci-layout", "--scope", "example.com/app", layout + "@" + dg.String()}, code: exitUsage,
+			wantErr: `trust policy statement "x": trust store "ca:missing": trust store does not exist`, wantHint: `remove "ca:missing" from the trustStores of trust policy statement "x"`,
+		},
+		{
+			name: "trust store file that is not a certificate",
+			setup: func(t *testing.T, c *cli) {
+				writeFile(t, filepath.Join(c.cfg, "truststore", "x509", "ca", "demo"), "notes.txt", []byte("not a certificate"))
+			},
+			args: []string{"blob", "verify", "--signature", w.sig, w.blob}, code: exitUsage,
+			wantErr: filepath.Join("ca", "demo", "notes.txt") + `": invalid certificate`, wantHint: `replace or remove the file "notes.txt"`,
+		},
 		{name: "negative --expiry", args: []string{"blob", "sign", "-e", "-1h", "--signature-directory", t.TempDir(), w.blob}, code: exitUsage, wantErr: "positive whole number of seconds"},
 		{name: "--expiry not in whole seconds", args: []string{"blob", "sign", "-e", "1500ms", "--signature-directory", t.TempDir(), w.blob}, code: exitUsage, wantErr: "positive whole number of seconds"},
 		{name: "malformed --media-type at sign", args: []string{"blob", "sign", "--media-type", "text/plain;;", "--signature-directory", t.TempDir(), w.blob}, code: exitUsage, wantErr: `media type "text/plain;;"`},
