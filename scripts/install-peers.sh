@@ -8,13 +8,16 @@
 #   registry v3.1.0         CNCF distribution; version pinned by tools/registry/go.mod
 #   oras v1.3.6             the ORAS CLI (attach, discover, copy, OCI layouts); version pinned by
 #                           tools/oras/go.mod (about a minute to build cold)
+#   containerd v2.4.2       containerd + ctr with the CRI plugin, for the containerd image-verifier
+#                           e2e test; built by scripts/install-containerd.sh into
+#                           ${SIGNET_CI_CACHE:-$HOME/.cache/signet-ci}/containerd-v2.4.2/ (about 3 min cold)
 #   apt packages            the system tools the tests use, when a command is missing (gcc,
 #                           openssl, softhsm2, opensc)
 #
 # Each binary is built once into ${SIGNET_PEERS:-$HOME/.cache/signet-ci/peers}/<name>-<version>/ and
 # reused while that directory holds it, so a warm machine spends no time here. The script then writes
-# ${SIGNET_PEERS}/env.sh, which exports SIGNET_NOTATION, SIGNET_NOTATION2, SIGNET_REGISTRY and
-# SIGNET_ORAS; with BIN_DIR it also links notation, notation2, registry and oras into BIN_DIR.
+# ${SIGNET_PEERS}/env.sh, which exports SIGNET_NOTATION, SIGNET_NOTATION2, SIGNET_REGISTRY,
+# SIGNET_ORAS and SIGNET_CONTAINERD_BIN (the directory holding containerd and ctr); with BIN_DIR it also links notation, notation2, registry and oras into BIN_DIR.
 #
 # The shared peers directory is $SIGNET_SHARED_PEERS, else <repo>/../shared/peers, else
 # /work/shared/peers. Concurrent runs serialise on a lock in the cache directory.
@@ -25,6 +28,7 @@ PEERS=${SIGNET_PEERS:-$HOME/.cache/signet-ci/peers}
 BIN_DIR=${1:-}
 
 NOTATION2_VERSION=v2.0.0-alpha.1
+CONTAINERD_VERSION=v2.4.2
 
 log() { printf 'install-peers: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -135,6 +139,7 @@ notation=$(build notation "$notation_version" notation build_notation)
 notation2=$(build notation "$NOTATION2_VERSION" notation build_notation2)
 registry=$(build registry "$registry_version" registry build_registry)
 oras=$(build oras "$oras_version" oras build_oras)
+containerd_bin=$("$REPO/scripts/install-containerd.sh" "$CONTAINERD_VERSION") || die "containerd $CONTAINERD_VERSION: install-containerd.sh failed"
 
 env_file="$PEERS/env.sh"
 {
@@ -143,6 +148,7 @@ env_file="$PEERS/env.sh"
 	printf 'export SIGNET_NOTATION2=%q\n' "$notation2"
 	printf 'export SIGNET_REGISTRY=%q\n' "$registry"
 	printf 'export SIGNET_ORAS=%q\n' "$oras"
+	printf 'export SIGNET_CONTAINERD_BIN=%q\n' "$containerd_bin"
 } >"$env_file.tmp"
 mv -f "$env_file.tmp" "$env_file"
 

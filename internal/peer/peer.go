@@ -1,6 +1,6 @@
 // Package peer finds and runs the programs signet's interoperability tests run against: notation
 // v1.3.2 (the OCI peer), notation v2.0.0-alpha.1 (the blob peer), the CNCF distribution registry and
-// the ORAS CLI v1.3.6.
+// the ORAS CLI v1.3.6, and containerd v2.4.2 with ctr (Containerd).
 // scripts/install-peers.sh builds them and writes env.sh naming them.
 //
 // A peer's path comes from its environment variable (SIGNET_NOTATION, SIGNET_NOTATION2,
@@ -29,16 +29,21 @@ const (
 	Notation2Version = "v2.0.0-alpha.1"
 	RegistryVersion  = "v3.1.0"
 	OrasVersion      = "v1.3.6"
+	// ContainerdVersion is containerd's (and ctr's), built with the CRI plugin by
+	// scripts/install-containerd.sh, which install-peers.sh calls.
+	ContainerdVersion = "v2.4.2"
 )
 
 // Environment variables read by this package.
 const (
-	EnvNotation     = "SIGNET_NOTATION"      // path of notation v1.3.2
-	EnvNotation2    = "SIGNET_NOTATION2"     // path of notation v2.0.0-alpha.1
-	EnvRegistry     = "SIGNET_REGISTRY"      // path of the distribution registry
-	EnvOras         = "SIGNET_ORAS"          // path of oras v1.3.6
-	EnvPeers        = "SIGNET_PEERS"         // cache directory of install-peers.sh
-	EnvRequirePeers = "SIGNET_REQUIRE_PEERS" // "1": a missing peer fails the test instead of skipping it
+	EnvNotation     = "SIGNET_NOTATION"       // path of notation v1.3.2
+	EnvNotation2    = "SIGNET_NOTATION2"      // path of notation v2.0.0-alpha.1
+	EnvRegistry     = "SIGNET_REGISTRY"       // path of the distribution registry
+	EnvOras         = "SIGNET_ORAS"           // path of oras v1.3.6
+	EnvPeers        = "SIGNET_PEERS"          // cache directory of install-peers.sh
+	EnvContainerd   = "SIGNET_CONTAINERD_BIN" // directory holding containerd and ctr
+	EnvCICache      = "SIGNET_CI_CACHE"       // parent of the peers cache and of containerd-<version>
+	EnvRequirePeers = "SIGNET_REQUIRE_PEERS"  // "1": a missing peer fails the test instead of skipping it
 )
 
 // RunTimeout bounds one Run: notation puts no timeout on plugin calls or network I/O, so a stuck
@@ -82,6 +87,51 @@ func Registry(t testing.TB) string {
 func Oras(t testing.TB) string {
 	t.Helper()
 	return find(t, program{EnvOras, "oras-" + OrasVersion, "oras", OrasVersion})
+}
+
+// Containerd returns the directory holding containerd and ctr ContainerdVersion: $SIGNET_CONTAINERD_BIN,
+// else ${SIGNET_CI_CACHE:-$HOME/.cache/signet-ci}/containerd-<version>, where
+// scripts/install-containerd.sh builds them. A missing one skips the test, or fails it when
+// SIGNET_REQUIRE_PEERS=1.
+func Containerd(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv(EnvContainerd)
+	if dir != "" {
+		for _, f := range []string{"containerd", "ctr"} {
+			if err := executable(filepath.Join(dir, f)); err != nil {
+				t.Fatalf("%s=%s: %s: %v", EnvContainerd, dir, f, err)
+				return ""
+			}
+		}
+		return dir
+	}
+	msg := fmt.Sprintf("containerd %s not found: $%s is unset", ContainerdVersion, EnvContainerd)
+	if base := ciCache(); base != "" {
+		dir = filepath.Join(base, "containerd-"+ContainerdVersion)
+		if executable(filepath.Join(dir, "containerd")) == nil && executable(filepath.Join(dir, "ctr")) == nil {
+			return dir
+		}
+		msg += " and " + dir + " does not hold containerd and ctr"
+	}
+	msg += "; run scripts/install-peers.sh (or scripts/install-containerd.sh) and source the env.sh it writes"
+	if os.Getenv(EnvRequirePeers) == "1" {
+		t.Fatalf("%s (%s=1)", msg, EnvRequirePeers)
+		return ""
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// ciCache is $SIGNET_CI_CACHE, else $HOME/.cache/signet-ci; empty when neither is known.
+func ciCache() string {
+	if d := os.Getenv(EnvCICache); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".cache", "signet-ci")
 }
 
 // CacheDir is the directory scripts/install-peers.sh builds into: $SIGNET_PEERS, else

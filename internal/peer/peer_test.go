@@ -224,6 +224,7 @@ func TestVersionsMatchInstaller(t *testing.T) {
 		{name: "registry", file: "../../tools/registry/go.mod", key: "github.com/distribution/distribution/v3", want: RegistryVersion},
 		{name: "notation2", file: "../../scripts/install-peers.sh", key: "NOTATION2_VERSION", want: Notation2Version},
 		{name: "oras", file: "../../tools/oras/go.mod", key: "oras.land/oras", want: OrasVersion},
+		{name: "containerd", file: "../../scripts/install-peers.sh", key: "CONTAINERD_VERSION", want: ContainerdVersion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
