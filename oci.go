@@ -112,6 +112,9 @@ func signTree(ctx context.Context, t Target, desc ocispec.Descriptor, opts SignO
 	return s, nil
 }
 
+// isDigestRef reports whether reference names a digest, not a tag.
+func isDigestRef(reference string) bool { return strings.Contains(reference, ":") }
+
 func isIndex(d ocispec.Descriptor) bool {
 	return d.MediaType == ocispec.MediaTypeImageIndex || d.MediaType == "application/vnd.docker.distribution.manifest.list.v2+json"
 }
@@ -180,6 +183,11 @@ func VerifyOCI(ctx context.Context, t ReadTarget, reference string, opts VerifyO
 	// signature (or the artifact) is looked at.
 	if err := opts.Verifier.CheckTrustStores(ctx, stmt); err != nil {
 		return nil, err
+	}
+	// Until they are enforced, the verification members of signet/v1 are
+	// refused rather than ignored: ignoring them would be weaker.
+	if stmt.MinSignatures > 1 || len(stmt.CounterSignatures) > 0 || stmt.TagBinding != nil && !isDigestRef(reference) {
+		return nil, fmt.Errorf("%w: trust policy statement %q uses minSignatures, counterSignatures or tagBinding, which this build does not enforce yet", ErrInvalidInput, stmt.Name)
 	}
 	out := newOutcome(stmt)
 	desc, err := resolve(ctx, t, reference)

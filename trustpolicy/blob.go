@@ -43,13 +43,14 @@ func (d *BlobDocument) Validate() error {
 		return &PolicyError{Msg: "document is nil"}
 	}
 	var errs []error
-	validateHeader(d.Version, len(d.TrustPolicies), &errs)
+	validateHeader(d.Version, len(d.TrustPolicies), false, &errs)
 	validateNames(d.TrustPolicies, &errs)
 	globals := 0
 	for i := range d.TrustPolicies {
 		s := &d.TrustPolicies[i]
 		r := newReporter(&errs, s, i)
 		s.validateCommon(r)
+		s.refuseExtensions(r, "blob trust policies do not support it")
 		if len(s.RegistryScopes) > 0 {
 			r.add("registryScopes", "registry scopes belong to OCI trust policies only")
 		}

@@ -15,7 +15,15 @@ func seedDocs(f *testing.F, blob bool) [][]byte {
 	if blob {
 		out = append(out, []byte(specBlobExample))
 	} else {
-		out = append(out, []byte(specOCIExample))
+		out = append(out, []byte(specOCIExample), []byte(extJSON))
+		b, err := extDoc().Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, b, bytes.Replace(b, []byte(`"signet/v1"`), []byte(`"1.0"`), 1),
+			[]byte(`{"version":"signet/v1","trustPolicies":[{"name":"a","registryScopes":["r.example/*","r.example/a/*","r.example/a/b"],"signatureVerification":{"level":"audit"},"trustStores":["ca:a"],"trustedIdentities":["*"],"MINSIGNATURES":3,"tagbinding":{"maxage":"1d"}}]}`),
+			[]byte(`{"version":"signet/v1","trustPolicies":[{"name":"a","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:a"],"trustedIdentities":["*"],"counterSignatures":[{"name":"s","trustStores":["ca:s","tsa:t"],"trustedIdentities":["x509.subject: C=US, ST=WA, O=s"]},{"name":"","trustStores":null}]}]}`),
+		)
 	}
 	for _, tc := range checklist() {
 		var b []byte
@@ -95,19 +103,74 @@ func FuzzParseOCI(f *testing.F) {
 		if out2, _ := d2.Marshal(); !bytes.Equal(out, out2) {
 			t.Fatalf("round trip not stable:\n%s\n%s", out, out2)
 		}
+		if !d.Extended() && d.ExtensionMembers() != nil {
+			t.Fatal("a 1.0 document lists extension members")
+		}
 		for i := range d.TrustPolicies {
 			s := &d.TrustPolicies[i]
 			checkStatement(t, s)
+			if !d.Extended() && s.HasExtensions() {
+				t.Fatalf("1.0 document accepted with extension members: %+v", s)
+			}
+			if s.TagBinding != nil && s.TagBinding.MaxAgeDuration() <= 0 {
+				t.Fatalf("accepted tagBinding.maxAge %q", s.TagBinding.MaxAge)
+			}
+			if n := s.RequiredSignatures(); n < 1 || n > MaxMinSignatures {
+				t.Fatalf("RequiredSignatures() = %d", n)
+			}
 			for _, sc := range s.RegistryScopes {
 				if sc == Wildcard {
+					continue
+				}
+				if IsPrefixScope(sc) {
+					if !d.Extended() {
+						t.Fatalf("1.0 document accepted prefix scope %q", sc)
+					}
+					checkPrefixMatch(t, d, prefixOf(sc)+"x")
 					continue
 				}
 				if m, err := d.Match(sc); err != nil || m != s {
 					t.Fatalf("Match(%q) = %v, %v; want %q", sc, m, err, s.Name)
 				}
+				checkPrefixMatch(t, d, sc+"/x")
 			}
 		}
 	})
+}
+
+// checkPrefixMatch asserts SEL-2 with prefix scopes for repo: the exact
+// scope wins, else the longest matching prefix, else the global statement.
+func checkPrefixMatch(t *testing.T, d *Document, repo string) {
+	t.Helper()
+	var want *Statement
+	best := -1
+	var global *Statement
+	for i := range d.TrustPolicies {
+		s := &d.TrustPolicies[i]
+		for _, sc := range s.RegistryScopes {
+			switch {
+			case sc == repo:
+				want, best = s, 1<<30
+			case sc == Wildcard:
+				global = s
+			case IsPrefixScope(sc) && strings.HasPrefix(repo, prefixOf(sc)) && len(sc) > best:
+				want, best = s, len(sc)
+			}
+		}
+	}
+	if want == nil {
+		want = global
+	}
+	got, err := d.Match(repo)
+	if want == nil {
+		if err == nil {
+			t.Fatalf("Match(%q) = %q; want no applicable statement", repo, got.Name)
+		}
+		return
+	}
+	if err != nil || got != want {
+		t.Fatalf("Match(%q) = %v, %v; want %q", repo, got, err, want.Name)
+	}
 }
 
 func FuzzParseBlob(f *testing.F) {

@@ -25,8 +25,9 @@ type Document struct {
 }
 
 // ParseOCI reads at most MaxPolicyBytes from r, decodes an OCI trust policy
-// and validates it. Unknown members, including a blob statement's
-// globalPolicy, are ignored (TP-13). Every error wraps ErrInvalidPolicy
+// ("1.0", or the "signet/v1" extension) and validates it. Unknown members,
+// including a blob statement's globalPolicy, are ignored (TP-13); the
+// extension members are refused in a "1.0" document. Every error wraps ErrInvalidPolicy
 // except a read error from r.
 func ParseOCI(r io.Reader) (*Document, error) {
 	var d Document
@@ -42,14 +43,16 @@ func ParseOCI(r io.Reader) (*Document, error) {
 	return &d, nil
 }
 
-// Validate checks every rule of §5.2, §5.4 and §5.6 and returns nil or the
+// Validate checks every rule of §5.2, §5.4 and §5.6, and for a "signet/v1"
+// document the extension's rules (extension.go), and returns nil or the
 // errors.Join of one *PolicyError per violation.
 func (d *Document) Validate() error {
 	if d == nil {
 		return &PolicyError{Msg: "document is nil"}
 	}
 	var errs []error
-	validateHeader(d.Version, len(d.TrustPolicies), &errs)
+	validateHeader(d.Version, len(d.TrustPolicies), true, &errs)
+	ext := d.Extended()
 	validateNames(d.TrustPolicies, &errs)
 	scopeOwner := map[string]string{} // scope -> first statement listing it
 	globals := 0
@@ -57,6 +60,7 @@ func (d *Document) Validate() error {
 		s := &d.TrustPolicies[i]
 		r := newReporter(&errs, s, i)
 		s.validateCommon(r)
+		s.validateExtensions(r, ext)
 		if s.GlobalPolicy {
 			r.add("globalPolicy", "globalPolicy belongs to blob trust policies only")
 		}
@@ -84,7 +88,15 @@ func (d *Document) Validate() error {
 			if sc == Wildcard {
 				continue
 			}
-			if err := validateScope(sc); err != nil {
+			if IsPrefixScope(sc) && !ext {
+				r.add(field, fmt.Sprintf("prefix scope %q is a signet extension: set \"version\" to %q (notation then refuses the document)", sc, ExtensionVersion))
+				continue
+			}
+			check := validateScope
+			if IsPrefixScope(sc) {
+				check = validatePrefixScope
+			}
+			if err := check(sc); err != nil {
 				r.add(field, err.Error())
 				continue
 			}
@@ -103,7 +115,8 @@ func (d *Document) Validate() error {
 	return errors.Join(errs...)
 }
 
-// validateScope checks TP-4, TP-6 and TP-7 for one non-global scope.
+// validateScope checks TP-4, TP-6 and TP-7 for one non-global, non-prefix
+// scope.
 func validateScope(sc string) error {
 	if strings.Contains(sc, Wildcard) {
 		return fmt.Errorf("scope %q contains \"*\"; only the single global scope \"*\" may", sc)
@@ -117,25 +130,37 @@ func validateScope(sc string) error {
 
 // Match selects the statement for an artifact in repository, the
 // "<registry>/<repository>" part of its reference (SEL-1): the statement
-// listing repository exactly, else the global statement, else an error
-// wrapping ErrNoApplicablePolicy (SEL-2). Comparison is literal (SEL-3).
+// listing repository exactly, else (signet/v1) the one with the longest
+// prefix scope matching it, else the global statement, else an error
+// wrapping ErrNoApplicablePolicy (SEL-2). Comparison is literal (SEL-3),
+// for prefixes too: "reg.example/team/*" matches "reg.example/team/a/b" and
+// not "reg.example/team" nor "reg.example/teams/a".
 func (d *Document) Match(repository string) (*Statement, error) {
-	if repository == "" || repository == Wildcard {
+	if repository == "" || strings.Contains(repository, Wildcard) {
 		return nil, fmt.Errorf("%w: invalid repository %q", ErrNoApplicablePolicy, repository)
 	}
-	var global *Statement
+	var global, prefix *Statement
+	longest := 0
 	for i := range d.TrustPolicies {
 		s := &d.TrustPolicies[i]
 		for _, sc := range s.RegistryScopes {
-			switch sc {
-			case repository:
+			switch {
+			case sc == repository:
 				return s, nil
-			case Wildcard:
+			case sc == Wildcard:
 				if global == nil {
 					global = s
 				}
+			case IsPrefixScope(sc):
+				p := prefixOf(sc)
+				if len(p) > longest && strings.HasPrefix(repository, p) {
+					prefix, longest = s, len(p)
+				}
 			}
 		}
+	}
+	if prefix != nil {
+		return prefix, nil
 	}
 	if global != nil {
 		return global, nil

@@ -13,8 +13,16 @@ import (
 // input cannot exhaust memory.
 const MaxPolicyBytes = 1 << 20
 
-// SupportedVersion is the only trust policy version (TP-1, BTP-1).
+// SupportedVersion is the trust policy version of the specification (TP-1,
+// BTP-1), and the only version of blob trust policies.
 const SupportedVersion = "1.0"
+
+// ExtensionVersion is the version of signet's extended OCI trust policy: the
+// "1.0" document plus the members of docs/policy-extensions.md (prefix
+// scopes, minSignatures, counterSignatures, tagBinding). Tools that only
+// know "1.0" refuse it (TP-1), so a policy that needs an extension fails
+// closed there instead of being read as weaker.
+const ExtensionVersion = "signet/v1"
 
 // decode reads at most MaxPolicyBytes from r and decodes one JSON value
 // into v, leniently as encoding/json does (TP-13).
@@ -66,10 +74,15 @@ func marshal(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// validateHeader checks TP-1 and TP-2.
-func validateHeader(version string, n int, errs *[]error) {
+// validateHeader checks TP-1 and TP-2. ext allows ExtensionVersion (OCI
+// documents only).
+func validateHeader(version string, n int, ext bool, errs *[]error) {
 	switch version {
 	case SupportedVersion:
+	case ExtensionVersion:
+		if !ext {
+			*errs = append(*errs, &PolicyError{Field: "version", Msg: fmt.Sprintf("version %q is for OCI trust policies only; use %q", version, SupportedVersion)})
+		}
 	case "":
 		*errs = append(*errs, &PolicyError{Field: "version", Msg: fmt.Sprintf("version is missing; use %q", SupportedVersion)})
 	default:

@@ -42,6 +42,20 @@ type Statement struct {
 	// GlobalPolicy marks the blob statement used when none is named
 	// (BTP-2). Blob documents only.
 	GlobalPolicy bool `json:"globalPolicy,omitempty"`
+
+	// The members below are signet/v1 extensions (extension.go,
+	// docs/policy-extensions.md): only a "signet/v1" OCI document may set
+	// them.
+
+	// MinSignatures is K of k-of-n: at least K signatures by K distinct
+	// signing keys must verify; 0 means 1.
+	MinSignatures int `json:"minSignatures,omitempty"`
+	// CounterSignatures must each be satisfied by a counter-signature on
+	// one of the accepted signatures.
+	CounterSignatures []CounterSignature `json:"counterSignatures,omitempty"`
+	// TagBinding, when set, requires a verified tag to be bound by a fresh
+	// trusted signature, and refuses rollbacks.
+	TagBinding *TagBinding `json:"tagBinding,omitempty"`
 }
 
 // Actions returns the action of each of the five validations: the level's

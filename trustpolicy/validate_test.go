@@ -138,8 +138,21 @@ func checklist() []checklistCase {
 		{name: "scope repeated in one statement", kind: ociOnly, edit: func(_ *string, s *[]Statement) {
 			(*s)[0].RegistryScopes = []string{"reg.example/app", "reg.example/app"}
 		}, stmt: "app", field: "registryScopes", msg: "listed more than once"},
-		{name: "scope containing wildcard", kind: ociOnly, edit: func(_ *string, s *[]Statement) { (*s)[0].RegistryScopes = []string{"reg.example/*"} },
-			stmt: "app", field: "registryScopes", msg: `scope "reg.example/*" contains "*"`},
+		{name: "scope containing wildcard", kind: ociOnly, edit: func(_ *string, s *[]Statement) { (*s)[0].RegistryScopes = []string{"reg.example/a*b"} },
+			stmt: "app", field: "registryScopes", msg: `scope "reg.example/a*b" contains "*"`},
+		// TP-4, TP-13 with the signet/v1 extension: a "1.0" document keeps
+		// the specification's rules and refuses what only signet/v1 allows.
+		{name: "prefix scope in a 1.0 document", kind: ociOnly, edit: func(_ *string, s *[]Statement) { (*s)[0].RegistryScopes = []string{"reg.example/*"} },
+			stmt: "app", field: "registryScopes", msg: `prefix scope "reg.example/*" is a signet extension`},
+		{name: "minSignatures in a 1.0 document", edit: func(_ *string, s *[]Statement) { (*s)[0].MinSignatures = 2 },
+			stmt: "app", field: "minSignatures", msg: "minSignatures is not allowed"},
+		{name: "counterSignatures in a 1.0 document", edit: func(_ *string, s *[]Statement) {
+			(*s)[0].CounterSignatures = []CounterSignature{{Name: "sec", TrustStores: []string{"ca:sec"}, TrustedIdentities: []string{"*"}}}
+		}, stmt: "app", field: "counterSignatures", msg: "counterSignatures is not allowed"},
+		{name: "tagBinding in a 1.0 document", edit: func(_ *string, s *[]Statement) { (*s)[0].TagBinding = &TagBinding{MaxAge: "24h"} },
+			stmt: "app", field: "tagBinding", msg: "tagBinding is not allowed"},
+		{name: "signet/v1 version in a blob document", kind: blobOnly, edit: func(v *string, _ *[]Statement) { *v = ExtensionVersion },
+			field: "version", msg: "for OCI trust policies only"},
 		{name: "scope with tag", kind: ociOnly, edit: func(_ *string, s *[]Statement) { (*s)[0].RegistryScopes = []string{"reg.example/app:latest"} },
 			stmt: "app", field: "registryScopes", msg: "not a fully qualified repository"},
 		{name: "scope without registry", kind: ociOnly, edit: func(_ *string, s *[]Statement) { (*s)[0].RegistryScopes = []string{"app"} },

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -135,8 +136,29 @@ func newPolicyShowCmd(env *Env, k policyKind) *cobra.Command {
 			if err := k.parse(data); err != nil {
 				return usageErr(fmt.Errorf("%s is not a valid %s: %w", path, k.noun(), err))
 			}
+			if !k.blob {
+				markExtensions(env, data)
+			}
 			return nil
 		},
+	}
+}
+
+// markExtensions lists on stderr the signet/v1 extension members of a
+// valid OCI document (docs/policy-extensions.md), so that stdout stays the
+// document as it is.
+func markExtensions(env *Env, data []byte) {
+	doc, err := trustpolicy.ParseOCI(bytes.NewReader(data))
+	if err != nil || !doc.Extended() {
+		return
+	}
+	fmt.Fprintf(env.Stderr, "Note: this is a %s trust policy with signet extensions; notation refuses it (unsupported version). Extension members:\n", trustpolicy.ExtensionVersion)
+	for _, m := range doc.ExtensionMembers() {
+		where := m.Member
+		if m.Statement != "" {
+			where = fmt.Sprintf("statement %q: %s", m.Statement, m.Member)
+		}
+		fmt.Fprintf(env.Stderr, "  [%s] %s = %s: %s\n", trustpolicy.ExtensionVersion, where, m.Value, m.Meaning)
 	}
 }
 
@@ -148,6 +170,9 @@ type policyInitOpts struct {
 	level      string
 	global     bool
 	force      bool
+	// signet/v1 extension members (OCI only).
+	minSignatures int
+	tagMaxAge     string
 }
 
 func newPolicyInitCmd(env *Env, k policyKind) *cobra.Command {
@@ -178,8 +203,10 @@ func newPolicyInitCmd(env *Env, k policyKind) *cobra.Command {
 	if k.blob {
 		fl.BoolVar(&o.global, "global", false, "make it the global policy, used when verify has no --policy-name")
 	} else {
-		fl.StringArrayVar(&o.scopes, "scope", nil, "registry scope REGISTRY/REPO, or * (repeatable, required)")
+		fl.StringArrayVar(&o.scopes, "scope", nil, "registry scope REGISTRY/REPO, prefix scope REGISTRY/PATH/* or REGISTRY/* (signet/v1), or * (repeatable, required)")
 		_ = cmd.MarkFlagRequired("scope")
+		fl.IntVar(&o.minSignatures, "min-signatures", 0, "require K signatures by distinct trusted keys (signet/v1 extension)")
+		fl.StringVar(&o.tagMaxAge, "tag-max-age", "", "require verified tags to be bound by a signature younger than this, e.g. 168h or 7d (signet/v1 extension)")
 	}
 	fl.StringArrayVar(&o.stores, "trust-store", nil, "trust store TYPE:NAME, e.g. ca:acme (repeatable)")
 	fl.StringArrayVar(&o.identities, "trusted-identity", nil, `trusted identity "x509.subject: C=..., ST=..., O=..." or "*" (repeatable)`)
@@ -206,7 +233,17 @@ func (o *policyInitOpts) build(k policyKind) ([]byte, error) {
 		return doc.Marshal()
 	}
 	st.RegistryScopes = o.scopes
-	doc := &trustpolicy.Document{Version: trustpolicy.SupportedVersion, TrustPolicies: []trustpolicy.Statement{st}}
+	st.MinSignatures = o.minSignatures
+	if o.tagMaxAge != "" {
+		st.TagBinding = &trustpolicy.TagBinding{MaxAge: o.tagMaxAge}
+	}
+	version := trustpolicy.SupportedVersion
+	// A document that uses an extension is a signet/v1 document, so that
+	// notation refuses it rather than reading it as weaker.
+	if st.MinSignatures != 0 || st.TagBinding != nil || slices.ContainsFunc(st.RegistryScopes, trustpolicy.IsPrefixScope) {
+		version = trustpolicy.ExtensionVersion
+	}
+	doc := &trustpolicy.Document{Version: version, TrustPolicies: []trustpolicy.Statement{st}}
 	if err := doc.Validate(); err != nil {
 		return nil, err
 	}
