@@ -16,8 +16,6 @@ var (
 	// ErrHasReferrers means a delete would orphan referrers: the artifact
 	// has referrers and DeleteOptions.Cascade is off.
 	ErrHasReferrers = errors.New("the artifact has referrers")
-	// ErrNotDeletable means the target cannot delete content.
-	ErrNotDeletable = errors.New("the target does not support deletion")
 )
 
 // LimitError says which limit a walk went over, and where.
