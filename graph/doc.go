@@ -8,4 +8,11 @@
 // node and nodes in all, and safe against listings that loop. Attach pushes
 // a new referrer; Delete removes an artifact and, on request, its referrer
 // subtree, children first, keeping a referrers tag index consistent.
+//
+// Copy promotes an artifact with what it is made of (an index's platform
+// manifests, configs, layers) and its referrer graph from one target to
+// another (signet copy), optionally verifying it under the trust policy at
+// both ends; Export and Import carry it across an air gap as an OCI image
+// layout tar archive (signet export, signet import), optionally with the
+// revocation evidence that lets it be verified there without a network.
 package graph

@@ -414,3 +414,12 @@ func (r *Repository) addToReferrersIndex(ctx context.Context, subject, entry oci
 	}
 	return nil
 }
+
+// ReferrerDescriptor returns the descriptor under which the manifest raw
+// (described by desc) is listed among its subject's referrers: its
+// artifactType (the config media type when absent) and annotations, as the
+// referrers API and tag schema list it (PUSH-3). subject is nil when the
+// manifest has no subject or does not parse.
+func ReferrerDescriptor(desc ocispec.Descriptor, raw []byte) (entry ocispec.Descriptor, subject *ocispec.Descriptor) {
+	return referrerEntry(desc, raw)
+}

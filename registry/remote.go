@@ -589,3 +589,61 @@ func (b *timeoutBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Registry returns the repository's registry, host[:port].
+func (r *Repository) Registry() string { return r.repo.Reference.Registry }
+
+// Mount makes desc, a blob of the repository fromRepo on the same
+// registry, available here without uploading it (cross-repository blob
+// mount). A registry that declines the mount gets the content from
+// getContent instead (oras-go's registry.Mounter).
+func (r *Repository) Mount(ctx context.Context, desc ocispec.Descriptor, fromRepo string, getContent func() (io.ReadCloser, error)) error {
+	return r.repo.Mount(ctx, desc, fromRepo, getContent)
+}
+
+// EnsureReferrers makes every entry (a referrer of subject, as
+// ReferrerDescriptor describes it) findable as subject's referrer. With the
+// referrers API the registry indexes what is pushed and there is nothing
+// to do. With the referrers tag schema, entries missing from the subject's
+// index (a push that was interrupted between the manifest and the index
+// update, or an update lost to a concurrent writer) are added in one
+// update, which then converges as Push does. The index is read once when
+// nothing is missing.
+func (r *Repository) EnsureReferrers(ctx context.Context, subject ocispec.Descriptor, entries []ocispec.Descriptor) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	hasAPI, err := r.decideReferrers(ctx, subject)
+	if err != nil {
+		return err
+	}
+	if hasAPI {
+		return nil
+	}
+	_, list, err := r.readReferrersIndex(ctx, subject)
+	if err != nil {
+		return err
+	}
+	var missing []ocispec.Descriptor
+	for _, e := range entries {
+		if !containsDigest(list, e) && !containsDigest(missing, e) {
+			missing = append(missing, e)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	start := time.Now()
+	for _, e := range missing {
+		if err := r.addToReferrersIndex(ctx, subject, e); err != nil {
+			return err
+		}
+	}
+	took := time.Since(start)
+	for _, e := range missing {
+		if err := r.converge(ctx, subject, e, took); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -113,6 +113,7 @@ Project trust store and trust policy. It reads notation's configuration files.`,
 		newLogoutCmd(env),
 		newQuickstartCmd(env),
 		newPluginCmd(env),
+		newCopyCmd(env),
 	)
 	// Add cobra's completion command now rather than at Execute, so that
 	// it gets the same treatment as the other command groups.

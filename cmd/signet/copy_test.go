@@ -1,0 +1,176 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/signet-dev/signet/internal/testregistry"
+	"github.com/signet-dev/signet/registry"
+)
+
+// copyWorld is a source registry holding a signed 2-platform index and an
+// empty destination registry that records its writes.
+type copyWorld struct {
+	c        *cli
+	src, dst *testregistry.Registry
+	root     ocispec.Descriptor
+	mu       sync.Mutex
+	writes   []string
+}
+
+func newCopyWorld(t *testing.T) *copyWorld {
+	t.Helper()
+	w := &copyWorld{c: newCLI(t)}
+	w.c.must("cert", "generate-test", "--key-type", "ec-256", "--default", "demo")
+	scopeAll(w.c)
+	w.src = testregistry.New(t, testregistry.Options{Referrers: true})
+	w.dst = testregistry.New(t, testregistry.Options{Middleware: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.mu.Lock()
+				w.writes = append(w.writes, r.Method+" "+r.URL.Path)
+				w.mu.Unlock()
+			}
+			h.ServeHTTP(rw, r)
+		})
+	}})
+	repo, _, err := registry.NewRepository(w.src.Ref("build/app"), registry.RemoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.root = testregistry.PushIndex(t, repo, "app", "v1", "linux/amd64", "linux/arm64")
+	return w
+}
+
+// scopeAll rewrites the single statement of the policy to cover every
+// repository.
+func scopeAll(c *cli) {
+	c.ociPolicy(scoped(statement("all", "strict", []string{"ca:demo"}, []string{testIdentity("demo")}), "*"))
+}
+
+func (w *copyWorld) srcRef() string { return w.src.Ref("build/app@" + w.root.Digest.String()) }
+
+func (w *copyWorld) written() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.writes...)
+}
+
+// TestCopyCLI: copy -r carries the signatures of the index and of a
+// platform manifest, tags DST:TAG, and prints JSON with each node.
+func TestCopyCLI(t *testing.T) {
+	w := newCopyWorld(t)
+	w.c.must("sign", "--recursive", w.srcRef())
+	r := w.c.must("copy", "-r", "-o", "json", w.srcRef(), w.dst.Ref("prod/app:stable"))
+	var out struct {
+		Root  ocispec.Descriptor `json:"root"`
+		Tag   string             `json:"tag"`
+		Nodes []struct {
+			Digest, Kind, State, ArtifactType string
+		} `json:"nodes"`
+		Copied int `json:"copied"`
+	}
+	jsonOut(t, r, &out)
+	sigs := 0
+	for _, n := range out.Nodes {
+		if n.Kind == "referrer" && n.ArtifactType == "application/vnd.cncf.notary.signature" {
+			sigs++
+		}
+	}
+	if sigs != 3 || out.Tag != "stable" || out.Copied != len(out.Nodes) {
+		t.Fatalf("%d signatures, tag %q, %d of %d copied\n%s", sigs, out.Tag, out.Copied, len(out.Nodes), r)
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr with -o json (no progress when piped): %q", r.stderr)
+	}
+	// The copy verifies at the destination, by tag.
+	w.c.must("verify", w.dst.Ref("prod/app@"+w.root.Digest.String()))
+	// Again: nothing to copy.
+	r = w.c.must("copy", "-r", w.srcRef(), w.dst.Ref("prod/app"))
+	if !strings.Contains(r.stdout, "0 copied") {
+		t.Errorf("second copy:\n%s", r)
+	}
+}
+
+// TestCopyVerifyCLI: --verify refuses an unsigned artifact before writing
+// anything at DST (exit 1), and reports n of n and the verdict at DST for
+// a signed one.
+func TestCopyVerifyCLI(t *testing.T) {
+	w := newCopyWorld(t)
+	r := w.c.run("copy", "-r", "--verify", w.srcRef(), w.dst.Ref("prod/app"))
+	if r.code != exitNotTrusted {
+		t.Fatalf("unsigned: want exit 1\n%s", r)
+	}
+	if ws := w.written(); len(ws) != 0 {
+		t.Fatalf("a refused copy wrote to the destination: %v", ws)
+	}
+	if !strings.Contains(r.hintLine(), "nothing was written") {
+		t.Errorf("hint: %q", r.hintLine())
+	}
+
+	w.c.must("sign", w.srcRef())
+	r = w.c.must("copy", "-r", "--verify", w.srcRef(), w.dst.Ref("prod/app"))
+	for _, want := range []string{"verified at the source: trusted", "arrived at the destination: 10 of 10 nodes", "verified at the destination: trusted"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("missing %q\n%s", want, r)
+		}
+	}
+	r = w.c.must("copy", "-r", "--verify", "-o", "json", w.srcRef(), w.dst.Ref("prod/app"))
+	var out struct {
+		Nodes []struct {
+			State, Transfer string
+		} `json:"nodes"`
+		Verification struct {
+			Arrived, Expected int
+			Source            struct{ Verdict string } `json:"source"`
+			Destination       struct{ Verdict string } `json:"destination"`
+		} `json:"verification"`
+	}
+	jsonOut(t, r, &out)
+	v := out.Verification
+	if v.Arrived != v.Expected || v.Expected != len(out.Nodes) || v.Source.Verdict != "trusted" || v.Destination.Verdict != "trusted" {
+		t.Errorf("verification %+v", v)
+	}
+	for _, n := range out.Nodes {
+		if n.State != "arrived" || n.Transfer != "present" {
+			t.Errorf("node %+v after a repeated copy", n)
+		}
+	}
+
+	// Another signer's signature at the source is not trusted: a
+	// destination scope whose statement does not trust it refuses at DST.
+	w.c.ociPolicy(
+		scoped(statement("build", "strict", []string{"ca:demo"}, []string{testIdentity("demo")}), w.src.Ref("build/app")),
+		scoped(statement("prod", "strict", []string{"ca:demo"}, []string{testIdentity("someone-else")}), w.dst.Ref("prod2/app")),
+	)
+	r = w.c.run("copy", "--verify", w.srcRef(), w.dst.Ref("prod2/app"))
+	if r.code != exitNotTrusted || !strings.Contains(r.stdout, "arrived at the destination: 7 of 7") {
+		t.Errorf("want exit 1 with the nodes arrived\n%s", r)
+	}
+}
+
+// TestCopyUsage: bad flags are usage errors.
+func TestCopyUsage(t *testing.T) {
+	c := newCLI(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"verify with platform", []string{"copy", "--verify", "--platform", "linux/amd64", "a.example/x:1", "b.example/y"}},
+		{"digest destination", []string{"copy", "a.example/x:1", "b.example/y@sha256:" + strings.Repeat("a", 64)}},
+		{"concurrency", []string{"copy", "--concurrency", "0", "a.example/x:1", "b.example/y"}},
+		{"scope without layout", []string{"copy", "--verify", "--from-scope", "x/y", "a.example/x:1", "b.example/y"}},
+		{"layout without scope", []string{"copy", "--verify", "--from-oci-layout", "./l:v1", "b.example/y"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.run(tc.args...)
+			if r.code != exitUsage || r.errorLine() == "" {
+				t.Errorf("want exit 2 with an Error line\n%s", r)
+			}
+		})
+	}
+}

@@ -1,0 +1,459 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	orasregistry "oras.land/oras-go/v2/registry"
+
+	"github.com/signet-dev/signet"
+	"github.com/signet-dev/signet/registry"
+)
+
+// DefaultCopyConcurrency is how many nodes Copy transfers at once when
+// CopyOptions.Concurrency is zero.
+const DefaultCopyConcurrency = 5
+
+// MaxCopyConcurrency bounds CopyOptions.Concurrency.
+const MaxCopyConcurrency = 64
+
+// Errors of Copy.
+var (
+	// ErrIncomplete means that, after a verified copy, a node of the
+	// graph is missing at the destination (or a referrer is not listed
+	// there). It is wrapped together with signet.ErrIO.
+	ErrIncomplete = errors.New("the copy is incomplete at the destination")
+)
+
+// Destination is what a graph is copied into: a remote repository
+// (*registry.Repository) or an OCI image layout (*oci.Store).
+type Destination interface {
+	content.Storage
+	content.PredecessorFinder
+	registry.Resolver
+	Tag(ctx context.Context, desc ocispec.Descriptor, reference string) error
+}
+
+// referrerEnsurer is a destination that keeps a referrers index of its own
+// (a registry with the referrers tag schema): Copy asks it to list every
+// referrer it copied, so that a copy interrupted between a manifest and its
+// index update, or an update lost to a concurrent copy, is made whole.
+type referrerEnsurer interface {
+	EnsureReferrers(ctx context.Context, subject ocispec.Descriptor, entries []ocispec.Descriptor) error
+}
+
+// CopyOptions configure Copy. The zero value copies the artifact and what
+// it is made of (an index's platform manifests, configs, layers), without
+// referrers, DefaultCopyConcurrency nodes at a time, without tagging or
+// verifying.
+type CopyOptions struct {
+	// Recursive copies the referrer graph too: the referrers of the root
+	// and of every manifest below it (each platform manifest of an index),
+	// and their referrers in turn (signatures on SBOMs), within the walk's
+	// limits (DefaultMaxDepth, DefaultMaxReferrers, DefaultMaxNodes).
+	Recursive bool
+	// Platform ("os/arch[/variant]"), when set, copies only that
+	// platform's manifest of the index the reference names; it becomes the
+	// root.
+	Platform string
+	// Concurrency is how many nodes are transferred at once; zero means
+	// DefaultCopyConcurrency, at most MaxCopyConcurrency.
+	Concurrency int
+	// Tag, when set, tags the root at the destination.
+	Tag string
+	// Progress, when set, is updated as the copy goes (bytes and nodes).
+	Progress *Progress
+	// Verify, when set, verifies the root under the trust policy at the
+	// source before anything is written, and at the destination after
+	// the copy, and checks there that every node arrived.
+	Verify *VerifyOptions
+}
+
+// VerifyOptions configure the verification of a copy. Policy and Verifier
+// are required; the Scope of the embedded options is ignored.
+type VerifyOptions struct {
+	signet.VerifyOCIOptions
+	// SourceScope and DestinationScope are the repository URIs
+	// (REGISTRY/REPO) that select the trust policy statement at each end
+	// (SEL-1): the repositories' names, or what the user gave for a
+	// layout.
+	SourceScope, DestinationScope string
+}
+
+// Progress counts a transfer as it goes. Its fields are updated
+// concurrently; read them with Load.
+type Progress struct {
+	// Nodes is the number of nodes done (copied, mounted or found
+	// present); TotalNodes is the size of the graph once walked.
+	Nodes, TotalNodes atomic.Int64
+	// Bytes is the number of bytes read from the source; TotalBytes is
+	// the size of every node of the graph once walked.
+	Bytes, TotalBytes atomic.Int64
+}
+
+// Node states in a CopyResult.
+const (
+	// StateCopied: the node was transferred.
+	StateCopied = "copied"
+	// StateMounted: the destination registry mounted the blob from the
+	// source repository; no byte was transferred.
+	StateMounted = "mounted"
+	// StatePresent: the destination had the node already.
+	StatePresent = "present"
+	// StateArrived: a verified copy found the node at the destination
+	// (and, for a referrer, listed under its subject).
+	StateArrived = "arrived"
+	// StateMissing: a verified copy did not find the node at the
+	// destination.
+	StateMissing = "missing"
+	// StateUnlisted: a verified copy found the referrer at the
+	// destination but not among its subject's referrers.
+	StateUnlisted = "unlisted"
+)
+
+// NodeState is one node of a copied graph and what happened to it.
+type NodeState struct {
+	Digest       digest.Digest `json:"digest"`
+	MediaType    string        `json:"mediaType"`
+	ArtifactType string        `json:"artifactType,omitempty"`
+	Size         int64         `json:"size"`
+	Kind         NodeKind      `json:"kind"`
+	// Subject is the digest of the node a referrer refers to.
+	Subject digest.Digest `json:"subject,omitempty"`
+	// State is StateCopied, StateMounted or StatePresent after the copy;
+	// a verified copy then replaces it with StateArrived, StateMissing or
+	// StateUnlisted, and keeps the transfer state in Transfer.
+	State    string `json:"state"`
+	Transfer string `json:"transfer,omitempty"`
+}
+
+// CopyResult reports a copy.
+type CopyResult struct {
+	// Root is the artifact copied (after Platform selection).
+	Root ocispec.Descriptor `json:"root"`
+	// Tag is the tag given to the root at the destination, if any.
+	Tag string `json:"tag,omitempty"`
+	// Nodes are every node of the graph, the root first, then in walk
+	// order (breadth first).
+	Nodes []NodeState `json:"nodes"`
+	// Copied, Mounted and Present count the nodes by transfer state.
+	Copied  int `json:"copied"`
+	Mounted int `json:"mounted"`
+	Present int `json:"present"`
+	// Bytes is what was read from the source.
+	Bytes int64 `json:"bytes"`
+	// Verification is set for a verified copy.
+	Verification *Verification `json:"verification,omitempty"`
+}
+
+// Verification reports a verified copy: the verdict at the source (before
+// anything was written), how many nodes arrived, and the verdict at the
+// destination.
+type Verification struct {
+	Source      *signet.Outcome `json:"source"`
+	Arrived     int             `json:"arrived"`
+	Expected    int             `json:"expected"`
+	Destination *signet.Outcome `json:"destination,omitempty"`
+}
+
+// Copy copies the artifact reference names in src, and with
+// opts.Recursive its referrer graph, into dst, keeping every digest. It is
+// idempotent and resumable: nodes the destination has are not transferred
+// again (a manifest present means its subgraph is, as oras-go assumes),
+// blobs are mounted across repositories of one registry, and at a
+// destination with the referrers tag schema every copied referrer is then
+// made to appear in its subject's index (see registry.Repository.Push for
+// how concurrent updates converge).
+//
+// The transfer itself is oras-go's CopyGraph and ExtendedCopyGraph, fed
+// with the graph walked first (each manifest fetched once).
+//
+// With opts.Verify, a root that does not verify at the source returns the
+// verification error (wrapping signet.ErrNotTrusted) before anything is
+// written; after the copy every node is looked up at the destination
+// (ErrIncomplete when one is missing) and the root verified there.
+// Transfer failures wrap signet.ErrIO. The result is returned with the
+// error whenever the graph could be walked.
+func Copy(ctx context.Context, src CopySource, reference string, dst Destination, opts CopyOptions) (*CopyResult, error) {
+	if opts.Concurrency < 0 || opts.Concurrency > MaxCopyConcurrency {
+		return nil, fmt.Errorf("%w: concurrency %d: want 1 to %d", signet.ErrInvalidInput, opts.Concurrency, MaxCopyConcurrency)
+	}
+	if opts.Verify != nil && opts.Platform != "" {
+		return nil, fmt.Errorf("%w: a verified copy copies what was verified: --platform and --verify exclude each other", signet.ErrInvalidInput)
+	}
+	root, err := registry.ResolveManifest(ctx, src, reference)
+	if err != nil {
+		if errors.Is(err, registry.ErrDigestMismatch) {
+			return nil, fmt.Errorf("%w: %w", signet.ErrNotTrusted, err)
+		}
+		return nil, errors.Join(signet.ErrIO, err)
+	}
+	if opts.Platform != "" {
+		if root, err = selectPlatform(ctx, src, root, opts.Platform); err != nil {
+			return nil, err
+		}
+	}
+	p, err := walk(ctx, src, root, opts.Recursive, opts.concurrency())
+	if err != nil {
+		if errors.Is(err, ErrLimit) {
+			return nil, fmt.Errorf("%w: %w", signet.ErrInvalidInput, err)
+		}
+		return nil, errors.Join(signet.ErrIO, fmt.Errorf("read the graph of %s: %w", root.Digest, err))
+	}
+	res := newResult(p)
+	res.Tag = opts.Tag
+	if v := opts.Verify; v != nil {
+		res.Verification = &Verification{Expected: len(p.nodes)}
+		out, err := verifyAt(ctx, src, root, v, v.SourceScope)
+		res.Verification.Source = out
+		if err != nil {
+			return res, fmt.Errorf("verify %s at the source (%s), before copying: %w", root.Digest, v.SourceScope, err)
+		}
+	}
+	if err := transfer(ctx, src, p, dst, opts, res); err != nil {
+		return res, errors.Join(signet.ErrIO, err)
+	}
+	if opts.Tag != "" {
+		if err := dst.Tag(ctx, p.root, opts.Tag); err != nil {
+			return res, errors.Join(signet.ErrIO, fmt.Errorf("tag %s as %s: %w", p.root.Digest, opts.Tag, err))
+		}
+	}
+	if v := opts.Verify; v != nil {
+		if err := checkArrival(ctx, dst, p, res); err != nil {
+			return res, err
+		}
+		out, err := verifyAt(ctx, dst, root, v, v.DestinationScope)
+		res.Verification.Destination = out
+		if err != nil {
+			return res, fmt.Errorf("verify %s at the destination (%s): %w", root.Digest, v.DestinationScope, err)
+		}
+	}
+	return res, nil
+}
+
+func (o *CopyOptions) concurrency() int { return orDefault(o.Concurrency, DefaultCopyConcurrency) }
+
+func verifyAt(ctx context.Context, t signet.ReadTarget, root ocispec.Descriptor, v *VerifyOptions, scope string) (*signet.Outcome, error) {
+	o := v.VerifyOCIOptions
+	o.Scope = scope
+	return signet.VerifyOCI(ctx, t, root.Digest.String(), o)
+}
+
+func newResult(p *plan) *CopyResult {
+	res := &CopyResult{Root: p.root, Nodes: make([]NodeState, len(p.nodes))}
+	for i, n := range p.nodes {
+		ns := NodeState{Digest: n.desc.Digest, MediaType: n.desc.MediaType, Size: n.desc.Size, Kind: n.kind, State: StatePresent}
+		if n.kind == KindReferrer {
+			ns.ArtifactType = n.entry.ArtifactType
+			ns.Subject = n.subject.Digest
+		}
+		res.Nodes[i] = ns
+	}
+	return res
+}
+
+// transfer runs oras-go's copy: the root's graph first (CopyGraph), then
+// the referrers (ExtendedCopyGraph from the root, whose predecessors are
+// the referrers the walk found, those of the platform manifests included),
+// then makes the referrers listed where the destination keeps its own
+// index.
+func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opts CopyOptions, res *CopyResult) error {
+	prog := opts.Progress
+	if prog == nil {
+		prog = &Progress{}
+	}
+	prog.TotalNodes.Store(int64(len(p.nodes)))
+	prog.TotalBytes.Store(p.totalBytes())
+	ps := &planSource{src: src, p: p, progress: prog}
+	var mu sync.Mutex
+	marked := map[digest.Digest]bool{}
+	mark := func(desc ocispec.Descriptor, state string) {
+		mu.Lock()
+		defer mu.Unlock()
+		// The first mark wins: the second phase finds the root and its
+		// subgraph present because the first copied them.
+		if marked[desc.Digest] {
+			return
+		}
+		marked[desc.Digest] = true
+		if i, ok := p.index[desc.Digest]; ok {
+			res.Nodes[i].State = state
+		}
+		prog.Nodes.Add(1)
+	}
+	conc := opts.concurrency()
+	cg := oras.CopyGraphOptions{
+		Concurrency:      conc,
+		MaxMetadataBytes: MaxMetadataBytes,
+		PostCopy: func(_ context.Context, d ocispec.Descriptor) error {
+			mark(d, StateCopied)
+			return nil
+		},
+		OnCopySkipped: func(_ context.Context, d ocispec.Descriptor) error {
+			mark(d, StatePresent)
+			return nil
+		},
+		OnMounted: func(_ context.Context, d ocispec.Descriptor) error {
+			mark(d, StateMounted)
+			return nil
+		},
+		FindSuccessors: func(ctx context.Context, f content.Fetcher, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+			// The plan's manifests are in memory: no second fetch.
+			if raw, ok := p.raw[d.Digest]; ok {
+				succ, err := successors(d, raw)
+				if err != nil {
+					return nil, err
+				}
+				if n := p.nodes[p.index[d.Digest]]; n.kind == KindReferrer {
+					succ = append([]ocispec.Descriptor{*n.subject}, succ...)
+				}
+				return succ, nil
+			}
+			return content.Successors(ctx, f, d)
+		},
+	}
+	if from := mountSource(src, dst); from != "" {
+		cg.MountFrom = func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{from}, nil }
+	}
+	if err := oras.CopyGraph(ctx, ps, dst, p.root, cg); err != nil {
+		return fmt.Errorf("copy %s: %w", p.root.Digest, err)
+	}
+	tops := p.tops()
+	if len(tops) > 0 {
+		ecg := oras.ExtendedCopyGraphOptions{
+			CopyGraphOptions: cg,
+			Depth:            2,
+			FindPredecessors: func(_ context.Context, _ content.ReadOnlyGraphStorage, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+				if d.Digest == p.root.Digest {
+					// Every referrer nobody refers to: their successors
+					// lead back to the root.
+					return tops, nil
+				}
+				return nil, nil
+			},
+		}
+		if err := oras.ExtendedCopyGraph(ctx, ps, dst, p.root, ecg); err != nil {
+			return fmt.Errorf("copy the referrers of %s: %w", p.root.Digest, err)
+		}
+		if e, ok := dst.(referrerEnsurer); ok {
+			subjects, entries := p.referrersBySubject()
+			for _, s := range subjects {
+				if err := e.EnsureReferrers(ctx, s, entries[s.Digest]); err != nil {
+					return fmt.Errorf("list the referrers of %s: %w", s.Digest, err)
+				}
+			}
+		}
+	}
+	prog.Nodes.Store(int64(len(p.nodes)))
+	for _, n := range res.Nodes {
+		switch n.State {
+		case StateCopied:
+			res.Copied++
+		case StateMounted:
+			res.Mounted++
+		default:
+			res.Present++
+		}
+	}
+	res.Bytes = prog.Bytes.Load()
+	return nil
+}
+
+// mountSource names the repository blobs may be mounted from: src's, when
+// src and dst are repositories of one registry.
+func mountSource(src CopySource, dst Destination) string {
+	s, ok1 := src.(*registry.Repository)
+	d, ok2 := dst.(*registry.Repository)
+	if !ok1 || !ok2 || s.Registry() != d.Registry() || s.Name() == d.Name() {
+		return ""
+	}
+	return strings.TrimPrefix(s.Name(), s.Registry()+"/")
+}
+
+// checkArrival looks every node up at the destination, and every referrer
+// among its subject's referrers there, and records the result.
+func checkArrival(ctx context.Context, dst Destination, p *plan, res *CopyResult) error {
+	listed := map[digest.Digest]map[digest.Digest]bool{}
+	var missing []string
+	for i, n := range p.nodes {
+		ns := &res.Nodes[i]
+		ns.Transfer = ns.State
+		ok, err := dst.Exists(ctx, n.desc)
+		if err != nil {
+			return errors.Join(signet.ErrIO, fmt.Errorf("look up %s at the destination: %w", n.desc.Digest, err))
+		}
+		ns.State = StateArrived
+		if !ok {
+			ns.State = StateMissing
+			missing = append(missing, fmt.Sprintf("%s %s", n.kind, n.desc.Digest))
+			continue
+		}
+		if n.kind != KindReferrer {
+			res.Verification.Arrived++
+			continue
+		}
+		set, done := listed[n.subject.Digest]
+		if !done {
+			refs, err := orasregistry.Referrers(ctx, dst, *n.subject, "")
+			if err != nil {
+				return errors.Join(signet.ErrIO, fmt.Errorf("list the referrers of %s at the destination: %w", n.subject.Digest, err))
+			}
+			set = map[digest.Digest]bool{}
+			for _, r := range refs {
+				set[r.Digest] = true
+			}
+			listed[n.subject.Digest] = set
+		}
+		if !set[n.desc.Digest] {
+			ns.State = StateUnlisted
+			missing = append(missing, fmt.Sprintf("referrer %s (not listed under %s)", n.desc.Digest, n.subject.Digest))
+			continue
+		}
+		res.Verification.Arrived++
+	}
+	if len(missing) > 0 {
+		return errors.Join(signet.ErrIO, fmt.Errorf("%w: %d of %d nodes arrived; missing: %s", ErrIncomplete,
+			res.Verification.Arrived, res.Verification.Expected, strings.Join(missing, ", ")))
+	}
+	return nil
+}
+
+// selectPlatform picks the manifest of platform ("os/arch[/variant]") in
+// the index root.
+func selectPlatform(ctx context.Context, src CopySource, root ocispec.Descriptor, platform string) (ocispec.Descriptor, error) {
+	parts := strings.Split(platform, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return root, fmt.Errorf("%w: platform %q: want os/arch or os/arch/variant", signet.ErrInvalidInput, platform)
+	}
+	if root.MediaType != ocispec.MediaTypeImageIndex && root.MediaType != "application/vnd.docker.distribution.manifest.list.v2+json" {
+		return root, fmt.Errorf("%w: --platform needs an image index, and %s is a %s", signet.ErrInvalidInput, root.Digest, root.MediaType)
+	}
+	idx, err := registry.FetchIndex(ctx, src, root)
+	if err != nil {
+		return root, errors.Join(signet.ErrIO, err)
+	}
+	var have []string
+	for _, m := range idx.Manifests {
+		pl := m.Platform
+		if pl == nil {
+			continue
+		}
+		name := pl.OS + "/" + pl.Architecture
+		if pl.Variant != "" {
+			name += "/" + pl.Variant
+		}
+		have = append(have, name)
+		if pl.OS == parts[0] && pl.Architecture == parts[1] && (len(parts) == 2 || pl.Variant == parts[2]) {
+			return bare(m), nil
+		}
+	}
+	return root, fmt.Errorf("%w: the index %s has no manifest for platform %s (it has: %s)", signet.ErrInvalidInput, root.Digest, platform, strings.Join(have, ", "))
+}
