@@ -277,6 +277,17 @@ func TestConfiguration(t *testing.T) {
 		f.run(t, verdictCase{image: app + ":signed", desc: f.signed, env: []string{"SIGNET_CONFIG=" + bad.Dir},
 			wantCode: exitUsage, want: []string{"signet: refused", `trust policy statement "x": signatureVerification.level: level is missing`}})
 	})
+	// TS-6: a trust store the statement names that does not exist is
+	// invalid configuration, refused before any signature is looked at.
+	t.Run("trust store missing", func(t *testing.T) {
+		dir := testsign.NewConfig(t, "nostore").Dir
+		policy := `{"version":"1.0","trustPolicies":[{"name":"p","registryScopes":["` + app + `"],"signatureVerification":{"level":"strict"},"trustStores":["ca:absent"],"trustedIdentities":["*"]}]}`
+		if err := os.WriteFile(filepath.Join(dir, "trustpolicy.oci.json"), []byte(policy), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f.run(t, verdictCase{image: app + ":signed", desc: f.signed, env: []string{"SIGNET_CONFIG=" + dir},
+			wantCode: exitUsage, want: []string{"signet: refused", "invalid configuration in " + dir, `trust policy statement "p"`, `"ca:absent"`}})
+	})
 	t.Run("skip level allows unsigned", func(t *testing.T) {
 		skip := testsign.NewConfig(t, "skip")
 		skip.WritePolicy(t, trustpolicy.LevelSkip, app)

@@ -310,9 +310,20 @@ func pluginDir(dir config.Dir, getenv func(string) string) string {
 
 // classify maps an error to signet's exit codes.
 func classify(err error) int {
+	var tse *verifier.TrustStoreError
 	switch {
 	case errors.Is(err, errBadInput), errors.Is(err, errConfig):
 		return exitUsage
+	case errors.As(err, &tse):
+		// TS-6: a missing, empty or invalid store the trust policy names
+		// is invalid configuration; a store that cannot be read is I/O.
+		for _, s := range []error{truststore.ErrStoreNotFound, truststore.ErrEmptyStore, truststore.ErrNotRegular,
+			truststore.ErrInvalidCertificate, truststore.ErrInvalidStoreName, truststore.ErrInvalidStoreType} {
+			if errors.Is(err, s) {
+				return exitUsage
+			}
+		}
+		return exitIO
 	case errors.Is(err, signet.ErrNotTrusted), errors.Is(err, verifier.ErrVerification),
 		errors.Is(err, trustpolicy.ErrNoApplicablePolicy):
 		return exitNotTrusted
@@ -355,6 +366,8 @@ func refused(o *options, scope string, out *signet.Outcome, err error) string {
 		return fmt.Sprintf("signet: refused %s: %v", what, err)
 	case errors.Is(err, trustpolicy.ErrPolicyNotFound), errors.Is(err, trustpolicy.ErrInvalidPolicy), errors.Is(err, errConfig):
 		return fmt.Sprintf("signet: refused %s: %v", what, err)
+	case errors.Is(err, verifier.ErrTrustStore):
+		return fmt.Sprintf("signet: refused %s: invalid configuration in %s: %v", what, o.configDir, err)
 	case errors.Is(err, trustpolicy.ErrNoApplicablePolicy):
 		return fmt.Sprintf("signet: not trusted %s: no trust policy statement in %s applies to repository %s", what, o.configDir, scope)
 	}
