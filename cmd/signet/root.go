@@ -114,6 +114,9 @@ Project trust store and trust policy. It reads notation's configuration files.`,
 		newQuickstartCmd(env),
 		newPluginCmd(env),
 		newCopyCmd(env),
+		newAttachCmd(env),
+		newDiscoverCmd(env),
+		newDeleteCmd(env),
 	)
 	// Add cobra's completion command now rather than at Execute, so that
 	// it gets the same treatment as the other command groups.
