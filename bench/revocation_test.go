@@ -65,10 +65,7 @@ func benchLayout(b *testing.B) string {
 // answered.
 func BenchmarkVerifyTimestampOCSP(b *testing.B) {
 	e := &revEnv{notation: peer.Notation(b), xdg: b.TempDir(), pki: testrevocation.New(b)}
-	e.signet = filepath.Join(b.TempDir(), "signet")
-	if out, err := exec.Command("go", "build", "-o", e.signet, "github.com/signet-dev/signet/cmd/signet").CombinedOutput(); err != nil {
-		b.Fatalf("build signet: %v\n%s", err, out)
-	}
+	e.signet = buildSignet(b)
 	tsa := testtsa.Start(b)
 	leaf := e.pki.Leaf(b, "bench", testrevocation.LeafOptions{NoCRL: true, KeyType: "rsa-3072"})
 	setupCache := b.TempDir()
