@@ -151,11 +151,12 @@ func hasTruncated(n *graph.Node) bool {
 	}) != nil
 }
 
-// walkErr classifies a failed walk: a graph over a limit, or one that could
-// not be read, is an I/O failure (3) like any registry failure.
+// walkErr classifies a failed walk: a graph over a limit is input signet
+// refuses (2, as copy refuses it); one that could not be read is an I/O
+// failure (3) like any registry failure.
 func walkErr(err error) error {
 	if errors.Is(err, graph.ErrLimit) {
-		return withHint(fmt.Errorf("%w: %w", signet.ErrIO, err), "the registry lists more referrers than signet walks (docs/cli.md, 'Referrer graph limits'); inspect it with 'signet discover --depth N'")
+		return withHint(usageErr(err), "the graph is larger than signet acts on (docs/cli.md, 'Referrer graph limits'); 'signet discover' shows it")
 	}
 	return fmt.Errorf("%w: %w", signet.ErrIO, err)
 }
