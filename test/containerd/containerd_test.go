@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,7 +174,7 @@ func TestContainerdVerifier(t *testing.T) {
 
 // requireRoot skips (or fails with SIGNET_REQUIRE_PEERS=1) unless the test
 // runs as root on a kernel with overlayfs: containerd's snapshotter mounts.
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	msg := ""
 	if os.Geteuid() != 0 {
@@ -192,7 +194,7 @@ func requireRoot(t *testing.T) {
 // workDir makes a short private directory (a unix socket path must stay
 // under 108 bytes) and removes it at the end, after unmounting whatever
 // containerd left mounted under it.
-func workDir(t *testing.T) string {
+func workDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "signet-ctd-")
 	if err != nil {
@@ -208,7 +210,7 @@ func workDir(t *testing.T) string {
 }
 
 // unmountUnder unmounts every mount point below dir, deepest first.
-func unmountUnder(t *testing.T, dir string) {
+func unmountUnder(t testing.TB, dir string) {
 	t.Helper()
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
@@ -240,7 +242,7 @@ func unmountUnder(t *testing.T, dir string) {
 }
 
 // buildVerifier builds cmd/signet-containerd-verifier from this checkout.
-func buildVerifier(t *testing.T, work string) string {
+func buildVerifier(t testing.TB, work string) string {
 	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -260,7 +262,7 @@ func buildVerifier(t *testing.T, work string) string {
 // pushImage pushes a one-layer linux image whose layer is a tar holding
 // hello.txt with text, tagged tag in repository ref, and returns the
 // manifest's descriptor.
-func pushImage(t *testing.T, ref, tag, text string) ocispec.Descriptor {
+func pushImage(t testing.TB, ref, tag, text string) ocispec.Descriptor {
 	t.Helper()
 	repo, _, err := registry.NewRepository(ref, registry.RemoteOptions{PlainHTTP: true})
 	if err != nil {
@@ -308,7 +310,7 @@ type containerd struct {
 // sockets, opt directory, CRI registry hosts for the plain-HTTP registry
 // regHost, the verifier directory) and starts containerd; it is stopped by
 // PID when the test ends.
-func startContainerd(t *testing.T, bins, work, verifiers, regHost string) *containerd {
+func startContainerd(t testing.TB, bins, work, verifiers, regHost string) *containerd {
 	t.Helper()
 	c := &containerd{bins: bins, sock: filepath.Join(work, "containerd.sock"), logPath: filepath.Join(work, "containerd.log")}
 	certs := filepath.Join(work, "certs.d")
@@ -383,7 +385,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
 }
 
 // ctr runs ctr against this containerd and returns its combined output.
-func (c *containerd) ctr(t *testing.T, args ...string) (string, error) {
+func (c *containerd) ctr(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
@@ -392,7 +394,7 @@ func (c *containerd) ctr(t *testing.T, args ...string) (string, error) {
 }
 
 // images lists the image names in namespace ns.
-func (c *containerd) images(t *testing.T, ns string) []string {
+func (c *containerd) images(t testing.TB, ns string) []string {
 	t.Helper()
 	out, err := c.ctr(t, "--namespace", ns, "image", "ls", "-q")
 	if err != nil {
@@ -402,7 +404,7 @@ func (c *containerd) images(t *testing.T, ns string) []string {
 }
 
 // criPull asks the CRI image service, as the kubelet does, to pull ref.
-func (c *containerd) criPull(t *testing.T, ref string) (string, error) {
+func (c *containerd) criPull(t testing.TB, ref string) (string, error) {
 	t.Helper()
 	conn, err := grpc.NewClient("unix://"+c.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -440,7 +442,7 @@ func (c *containerd) logTail() string {
 	return string(data)
 }
 
-func writeFile(t *testing.T, path, data string, mode os.FileMode) string {
+func writeFile(t testing.TB, path, data string, mode os.FileMode) string {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -449,4 +451,48 @@ func writeFile(t *testing.T, path, data string, mode os.FileMode) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// BenchmarkCtrPull is one `ctr image pull` of a small signed image (removed
+// again between pulls, outside the timer) with signet's verifier in bin_dir
+// and with bin_dir empty: the difference is what the verifier adds to a
+// pull (docs/benchmarks.md).
+func BenchmarkCtrPull(b *testing.B) {
+	bins := peer.Containerd(b)
+	requireRoot(b)
+	work := workDir(b)
+	verifierBin := buildVerifier(b, work)
+	reg := testregistry.Distribution(b, testregistry.DistributionOptions{})
+	ref := reg.Ref("demo/signed:v1")
+	cfg := testsign.NewConfig(b, "demo", reg.Ref("demo/signed"))
+	signed := pushImage(b, reg.Ref("demo/signed"), "v1", "signed content\n")
+	repo, _, err := registry.NewRepository(reg.Ref("demo/signed"), registry.RemoteOptions{PlainHTTP: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Sign(b, repo, signed.Digest.String())
+	verifiers := filepath.Join(work, "verifiers")
+	wrapper := filepath.Join(verifiers, "signet")
+	script := fmt.Sprintf("#!/bin/sh\nexec %s -config %s \"$@\"\n", verifierBin, cfg.Dir)
+	writeFile(b, wrapper, script, 0o755)
+	c := startContainerd(b, bins, work, verifiers, reg.Host)
+	for _, mode := range []string{"with-verifier", "empty-bin_dir"} {
+		b.Run(mode, func(b *testing.B) {
+			if mode == "with-verifier" {
+				writeFile(b, wrapper, script, 0o755)
+			} else if err := os.Remove(wrapper); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if out, err := c.ctr(b, "image", "pull", "--plain-http", ref); err != nil {
+					b.Fatalf("pull: %v\n%s", err, out)
+				}
+				b.StopTimer()
+				if out, err := c.ctr(b, "image", "rm", "--sync", ref); err != nil {
+					b.Fatalf("rm: %v\n%s", err, out)
+				}
+				b.StartTimer()
+			}
+		})
+	}
 }
