@@ -21,7 +21,7 @@ import (
 // go-containerregistry registry with the referrers API, warm (binaries in
 // the page cache, the trust store read by each process).
 func BenchmarkContainerdVerifierProcess(b *testing.B) {
-	e := setup(b, true)
+	e := setup(b, registryGGCR)
 	ref := e.images(b, 1)[0]
 	verifierBin := filepath.Join(b.TempDir(), "signet-containerd-verifier")
 	if out, err := exec.Command("go", "build", "-o", verifierBin, "github.com/signet-dev/signet/cmd/signet-containerd-verifier").CombinedOutput(); err != nil {
