@@ -262,6 +262,9 @@ func TestPeersReportVersion(t *testing.T) {
 		{name: "notation2", find: Notation2, args: []string{"version"}, want: "Version:     " + Notation2Version},
 		{name: "registry", find: Registry, args: []string{"--version"}, want: " " + RegistryVersion},
 		{name: "oras", find: Oras, args: []string{"version"}, want: "Version:    " + strings.TrimPrefix(OrasVersion, "v")},
+		// go install leaves the version's build metadata "+unknown".
+		{name: "containerd", find: func(t testing.TB) string { return filepath.Join(Containerd(t), "containerd") }, args: []string{"--version"}, want: " " + strings.TrimPrefix(ContainerdVersion, "v") + "+"},
+		{name: "ctr", find: func(t testing.TB) string { return filepath.Join(Containerd(t), "ctr") }, args: []string{"--version"}, want: " " + strings.TrimPrefix(ContainerdVersion, "v") + "+"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -272,6 +275,63 @@ func TestPeersReportVersion(t *testing.T) {
 			}
 			if !strings.Contains(stdout, tc.want) {
 				t.Errorf("stdout = %q, want it to contain %q", stdout, tc.want)
+			}
+		})
+	}
+}
+
+// TestContainerd: the containerd directory comes from $SIGNET_CONTAINERD_BIN (both binaries must be
+// there), else from ${SIGNET_CI_CACHE}/containerd-<version>; missing skips, or fails when required.
+func TestContainerd(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     []string // binaries written into the directory $SIGNET_CONTAINERD_BIN names; nil: unset
+		cache   []string // binaries written into the cache directory
+		require string
+		fromEnv bool
+		fromCI  bool
+		fatal   string
+		skip    string
+	}{
+		{name: "env dir wins over cache", env: []string{"containerd", "ctr"}, cache: []string{"containerd", "ctr"}, fromEnv: true},
+		{name: "env dir without ctr fails", env: []string{"containerd"}, cache: []string{"containerd", "ctr"}, fatal: "ctr"},
+		{name: "cache when env unset", cache: []string{"containerd", "ctr"}, fromCI: true},
+		{name: "cache without ctr and required fails", cache: []string{"containerd"}, require: "1", fatal: "does not hold containerd and ctr"},
+		{name: "missing and not required skips", skip: "scripts/install-containerd.sh"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ci := filepath.Join(dir, "ci")
+			t.Setenv(EnvCICache, ci)
+			t.Setenv(EnvRequirePeers, tc.require)
+			t.Setenv(EnvContainerd, "")
+			envDir := filepath.Join(dir, "env")
+			if tc.env != nil {
+				t.Setenv(EnvContainerd, envDir)
+				for _, b := range tc.env {
+					writeFile(t, filepath.Join(envDir, b), "#!/bin/sh\n", 0o755)
+				}
+			}
+			cacheDir := filepath.Join(ci, "containerd-"+ContainerdVersion)
+			for _, b := range tc.cache {
+				writeFile(t, filepath.Join(cacheDir, b), "#!/bin/sh\n", 0o755)
+			}
+			f := &fakeTB{TB: t}
+			got := Containerd(f)
+			want := ""
+			if tc.fromEnv {
+				want = envDir
+			} else if tc.fromCI {
+				want = cacheDir
+			}
+			if got != want {
+				t.Errorf("Containerd() = %q, want %q", got, want)
+			}
+			for _, c := range []struct{ what, msg, want string }{{"Fatalf", f.fatal, tc.fatal}, {"Skip", f.skip, tc.skip}} {
+				if c.want == "" && c.msg != "" || c.want != "" && !strings.Contains(c.msg, c.want) {
+					t.Errorf("%s message = %q, want one containing %q", c.what, c.msg, c.want)
+				}
 			}
 		})
 	}
