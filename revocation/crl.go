@@ -85,6 +85,10 @@ func (r *run) checkCRL(ctx context.Context, cert, issuer *x509.Certificate) outc
 // point, from the cache while it is current, else downloaded (and then
 // cached). note says where it came from, for the result's reason.
 func (r *run) crlBundle(ctx context.Context, url string, cert, issuer *x509.Certificate) (b *Bundle, note string, err error) {
+	if r.v.Evidence != nil {
+		b, err := r.offlineBundle(url, cert, issuer)
+		return b, " (from the evidence)", err
+	}
 	cache := r.v.Cache
 	if cache != nil {
 		b, err := cache.Get(ctx, url)

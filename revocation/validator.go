@@ -166,6 +166,13 @@ type Validator struct {
 	// Now returns the current time, against which nextUpdate is checked.
 	// Nil means time.Now.
 	Now func() time.Time
+	// Evidence, when set, makes the Validator offline: it makes no
+	// request at all, and answers from these OCSP responses and CRLs
+	// (fetched earlier by Collect, e.g. carried in an air-gapped bundle),
+	// checked as if just fetched. A certificate whose responders and
+	// distribution points have no usable evidence is Unknown (ErrNoEvidence,
+	// or ErrExpired past nextUpdate). Cache and OCSPCache are not used.
+	Evidence *Evidence
 	// Logger receives warnings (certificates without revocation
 	// information, cache errors) and debug records of each request. Nil
 	// means no logging.
@@ -249,6 +256,11 @@ func (v *Validator) newRun(signingTime time.Time) (*run, func()) {
 		r.now = time.Now()
 	}
 	done := func() {}
+	if v.Evidence != nil {
+		// Offline: nothing may reach the network, whatever calls it.
+		r.client = &http.Client{Transport: offlineTransport{}}
+		return r, done
+	}
 	if r.client = v.HTTPClient; r.client == nil {
 		tr := newTransport()
 		r.client = &http.Client{Transport: tr}
