@@ -183,30 +183,36 @@ type Verification struct {
 // Transfer failures wrap signet.ErrIO. The result is returned with the
 // error whenever the graph could be walked.
 func Copy(ctx context.Context, src CopySource, reference string, dst Destination, opts CopyOptions) (*CopyResult, error) {
+	_, res, err := copyGraph(ctx, src, reference, dst, opts)
+	return res, err
+}
+
+// copyGraph is Copy, returning the walked graph too.
+func copyGraph(ctx context.Context, src CopySource, reference string, dst Destination, opts CopyOptions) (*plan, *CopyResult, error) {
 	if opts.Concurrency < 0 || opts.Concurrency > MaxCopyConcurrency {
-		return nil, fmt.Errorf("%w: concurrency %d: want 1 to %d", signet.ErrInvalidInput, opts.Concurrency, MaxCopyConcurrency)
+		return nil, nil, fmt.Errorf("%w: concurrency %d: want 1 to %d", signet.ErrInvalidInput, opts.Concurrency, MaxCopyConcurrency)
 	}
 	if opts.Verify != nil && opts.Platform != "" {
-		return nil, fmt.Errorf("%w: a verified copy copies what was verified: --platform and --verify exclude each other", signet.ErrInvalidInput)
+		return nil, nil, fmt.Errorf("%w: a verified copy copies what was verified: --platform and --verify exclude each other", signet.ErrInvalidInput)
 	}
 	root, err := registry.ResolveManifest(ctx, src, reference)
 	if err != nil {
 		if errors.Is(err, registry.ErrDigestMismatch) {
-			return nil, fmt.Errorf("%w: %w", signet.ErrNotTrusted, err)
+			return nil, nil, fmt.Errorf("%w: %w", signet.ErrNotTrusted, err)
 		}
-		return nil, errors.Join(signet.ErrIO, err)
+		return nil, nil, errors.Join(signet.ErrIO, err)
 	}
 	if opts.Platform != "" {
 		if root, err = selectPlatform(ctx, src, root, opts.Platform); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	p, err := walk(ctx, src, root, opts.Recursive, opts.concurrency())
 	if err != nil {
 		if errors.Is(err, ErrLimit) {
-			return nil, fmt.Errorf("%w: %w", signet.ErrInvalidInput, err)
+			return nil, nil, fmt.Errorf("%w: %w", signet.ErrInvalidInput, err)
 		}
-		return nil, errors.Join(signet.ErrIO, fmt.Errorf("read the graph of %s: %w", root.Digest, err))
+		return nil, nil, errors.Join(signet.ErrIO, fmt.Errorf("read the graph of %s: %w", root.Digest, err))
 	}
 	res := newResult(p)
 	res.Tag = opts.Tag
@@ -215,28 +221,28 @@ func Copy(ctx context.Context, src CopySource, reference string, dst Destination
 		out, err := verifyAt(ctx, src, root, v, v.SourceScope)
 		res.Verification.Source = out
 		if err != nil {
-			return res, fmt.Errorf("verify %s at the source (%s), before copying: %w", root.Digest, v.SourceScope, err)
+			return p, res, fmt.Errorf("verify %s at the source (%s), before copying: %w", root.Digest, v.SourceScope, err)
 		}
 	}
 	if err := transfer(ctx, src, p, dst, opts, res); err != nil {
-		return res, errors.Join(signet.ErrIO, err)
+		return p, res, errors.Join(signet.ErrIO, err)
 	}
 	if opts.Tag != "" {
 		if err := dst.Tag(ctx, p.root, opts.Tag); err != nil {
-			return res, errors.Join(signet.ErrIO, fmt.Errorf("tag %s as %s: %w", p.root.Digest, opts.Tag, err))
+			return p, res, errors.Join(signet.ErrIO, fmt.Errorf("tag %s as %s: %w", p.root.Digest, opts.Tag, err))
 		}
 	}
 	if v := opts.Verify; v != nil {
 		if err := checkArrival(ctx, dst, p, res); err != nil {
-			return res, err
+			return p, res, err
 		}
 		out, err := verifyAt(ctx, dst, root, v, v.DestinationScope)
 		res.Verification.Destination = out
 		if err != nil {
-			return res, fmt.Errorf("verify %s at the destination (%s): %w", root.Digest, v.DestinationScope, err)
+			return p, res, fmt.Errorf("verify %s at the destination (%s): %w", root.Digest, v.DestinationScope, err)
 		}
 	}
-	return res, nil
+	return p, res, nil
 }
 
 func (o *CopyOptions) concurrency() int { return orDefault(o.Concurrency, DefaultCopyConcurrency) }

@@ -140,6 +140,13 @@ func writeEntry(target string, r io.Reader, size int64) error {
 	return out.Close()
 }
 
+// WriteLayoutTar archives the OCI image layout directory dir as the tar
+// archive dst, which must not exist (write it beside its final name and
+// rename it into place for atomicity): regular files only, relative names,
+// sorted, so the same layout gives the same archive, which oras-go's
+// oci.NewFromTar (oras --oci-layout) and OpenLayoutTar read.
+func WriteLayoutTar(dir, dst string) error { return writeTar(dir, dst) }
+
 // writeTar archives dir with sorted names, so the same layout gives the
 // same archive.
 func writeTar(dir, dst string) error {

@@ -117,6 +117,8 @@ Project trust store and trust policy. It reads notation's configuration files.`,
 		newAttachCmd(env),
 		newDiscoverCmd(env),
 		newDeleteCmd(env),
+		newExportCmd(env),
+		newImportCmd(env),
 	)
 	// Add cobra's completion command now rather than at Execute, so that
 	// it gets the same treatment as the other command groups.

@@ -23,6 +23,7 @@ type verifyOpts struct {
 	scope         string
 	userMetadata  []string
 	maxSignatures int
+	bundle        string
 }
 
 func newVerifyCmd(env *Env) *cobra.Command {
@@ -38,12 +39,31 @@ names it. Several
 references are verified concurrently, each with its own verdict; -o json
 prints one object for one reference and an array for several.
 
+With --bundle FILE.tar[@DIGEST|:TAG] (an archive 'signet export' wrote) the
+artifact is verified inside the archive without any network connection: the
+trust policy and trust store are the local ones (trust never comes from the
+archive) and revocation is checked against the OCSP responses and CRLs the
+archive carries (--with-revocation at export). Evidence past its nextUpdate,
+or none, makes the status unknown, which the policy's revocation action
+fails (strict) or reports as a warning (permissive, audit, "log").
+
 Exit codes: 0 trusted, 1 not trusted, 2 bad usage or configuration, 3 I/O.`,
 		Example: `  signet verify registry.example.com/app@sha256:9f2c...
+  signet verify --bundle app.tar --scope registry.example.com/app
   signet verify --oci-layout --scope example.com/app ./layout@sha256:9f2c...
   signet verify --oci-layout --scope example.com/app -o json ./layout:v1`,
-		Args: minArgs(1, "at least one artifact reference"),
-		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd, env, o, args) },
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.bundle != "" {
+				return exactArgs(0, "no reference with --bundle (name the artifact as FILE.tar@DIGEST or FILE.tar:TAG)")(cmd, args)
+			}
+			return minArgs(1, "at least one artifact reference")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.bundle != "" {
+				return runVerifyBundle(cmd, env, o)
+			}
+			return runVerify(cmd, env, o, args)
+		},
 	}
 	o.output.AddFlags(cmd)
 	o.registry.AddFlags(cmd)
@@ -52,6 +72,7 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad usage or configuration, 3 I/O.`,
 	cmd.Flags().StringVar(&o.scope, "scope", "", "repository URI (REGISTRY/REPO) used to select the trust policy statement for an OCI layout")
 	cmd.Flags().StringArrayVarP(&o.userMetadata, "user-metadata", "m", nil, "user metadata k=v the signature must carry (repeatable)")
 	cmd.Flags().IntVar(&o.maxSignatures, "max-signatures", registry.DefaultMaxSignatures, "maximum number of signatures to evaluate")
+	cmd.Flags().StringVar(&o.bundle, "bundle", "", "verify offline inside an archive written by 'signet export', FILE.tar[@DIGEST|:TAG], with its revocation evidence (needs --scope)")
 	return cmd
 }
 
