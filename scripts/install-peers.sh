@@ -8,6 +8,8 @@
 #   registry v3.1.0         CNCF distribution; version pinned by tools/registry/go.mod
 #   oras v1.3.6             the ORAS CLI (attach, discover, copy, OCI layouts); version pinned by
 #                           tools/oras/go.mod (about a minute to build cold)
+#   cosign v3.1.3           sigstore's signer, the peer of cosign signature verification; version
+#                           pinned by tools/cosign/go.mod (about 2.5 minutes to build cold)
 #   containerd v2.4.2       containerd + ctr with the CRI plugin, for the containerd image-verifier
 #                           e2e test; built by scripts/install-containerd.sh into
 #                           ${SIGNET_CI_CACHE:-$HOME/.cache/signet-ci}/containerd-v2.4.2/ (about 3 min cold)
@@ -17,7 +19,8 @@
 # Each binary is built once into ${SIGNET_PEERS:-$HOME/.cache/signet-ci/peers}/<name>-<version>/ and
 # reused while that directory holds it, so a warm machine spends no time here. The script then writes
 # ${SIGNET_PEERS}/env.sh, which exports SIGNET_NOTATION, SIGNET_NOTATION2, SIGNET_REGISTRY,
-# SIGNET_ORAS and SIGNET_CONTAINERD_BIN (the directory holding containerd and ctr); with BIN_DIR it also links notation, notation2, registry and oras into BIN_DIR.
+# SIGNET_ORAS, SIGNET_COSIGN and SIGNET_CONTAINERD_BIN (the directory holding containerd and ctr); with
+# BIN_DIR it also links notation, notation2, registry, oras and cosign into BIN_DIR.
 #
 # The shared peers directory is $SIGNET_SHARED_PEERS, else <repo>/../shared/peers, else
 # /work/shared/peers. Concurrent runs serialise on a lock in the cache directory.
@@ -117,6 +120,7 @@ fi
 notation_version=$(module_version "$REPO/tools" github.com/notaryproject/notation)
 registry_version=$(module_version "$REPO/tools/registry" github.com/distribution/distribution/v3)
 oras_version=$(module_version "$REPO/tools/oras" oras.land/oras)
+cosign_version=$(module_version "$REPO/tools/cosign" github.com/sigstore/cosign/v3)
 
 build_notation() {
 	(cd "$REPO/tools" && go build -trimpath -o "$OUT" github.com/notaryproject/notation/cmd/notation)
@@ -126,6 +130,9 @@ build_registry() {
 }
 build_oras() {
 	(cd "$REPO/tools/oras" && go build -trimpath -o "$OUT" oras.land/oras/cmd/oras)
+}
+build_cosign() {
+	(cd "$REPO/tools/cosign" && go build -trimpath -o "$OUT" github.com/sigstore/cosign/v3/cmd/cosign)
 }
 build_notation2() {
 	local shared
@@ -139,6 +146,7 @@ notation=$(build notation "$notation_version" notation build_notation)
 notation2=$(build notation "$NOTATION2_VERSION" notation build_notation2)
 registry=$(build registry "$registry_version" registry build_registry)
 oras=$(build oras "$oras_version" oras build_oras)
+cosign=$(build cosign "$cosign_version" cosign build_cosign)
 containerd_bin=$("$REPO/scripts/install-containerd.sh" "$CONTAINERD_VERSION") || die "containerd $CONTAINERD_VERSION: install-containerd.sh failed"
 
 env_file="$PEERS/env.sh"
@@ -148,6 +156,7 @@ env_file="$PEERS/env.sh"
 	printf 'export SIGNET_NOTATION2=%q\n' "$notation2"
 	printf 'export SIGNET_REGISTRY=%q\n' "$registry"
 	printf 'export SIGNET_ORAS=%q\n' "$oras"
+	printf 'export SIGNET_COSIGN=%q\n' "$cosign"
 	printf 'export SIGNET_CONTAINERD_BIN=%q\n' "$containerd_bin"
 } >"$env_file.tmp"
 mv -f "$env_file.tmp" "$env_file"
@@ -158,7 +167,8 @@ if [ -n "$BIN_DIR" ]; then
 	ln -sfn "$notation2" "$BIN_DIR/notation2"
 	ln -sfn "$registry" "$BIN_DIR/registry"
 	ln -sfn "$oras" "$BIN_DIR/oras"
-	log "linked notation, notation2, registry and oras into $BIN_DIR"
+	ln -sfn "$cosign" "$BIN_DIR/cosign"
+	log "linked notation, notation2, registry, oras and cosign into $BIN_DIR"
 fi
 
 log "wrote $env_file"

@@ -10,7 +10,8 @@ import (
 // Sentinel errors. Callers test them with errors.Is; they arrive wrapped in
 // a *StoreError that names the store and file.
 var (
-	// ErrInvalidStoreType: the type is not ca, signingAuthority or tsa.
+	// ErrInvalidStoreType: the type is not ca, signingAuthority, tsa or
+	// publickey, or an operation does not apply to the type.
 	ErrInvalidStoreType = errors.New("invalid trust store type")
 	// ErrInvalidStoreName: the store name does not match ^[a-zA-Z0-9_.-]+$
 	// or is "." or "..".
@@ -23,6 +24,11 @@ var (
 	ErrStoreNotFound = errors.New("trust store does not exist")
 	// ErrEmptyStore: the named store holds no certificate files (TS-6).
 	ErrEmptyStore = errors.New("no x509 certificates were found in the trust store")
+	// ErrInvalidPublicKey: a publickey store file is not PEM public keys of
+	// a supported type.
+	ErrInvalidPublicKey = errors.New("invalid public key")
+	// ErrEmptyKeyStore: the named publickey store holds no key files.
+	ErrEmptyKeyStore = errors.New("no public keys were found in the trust store")
 	// ErrNotRegular: the store directory or a certificate file is a
 	// symbolic link or another non-regular file (TS-3).
 	ErrNotRegular = errors.New("not a regular file or directory (symbolic links are not supported)")

@@ -60,6 +60,13 @@ func (s *FileStore) Add(ctx context.Context, t Type, name string, certFiles ...s
 			}
 			return nil, &StoreError{Type: t, Name: name, File: src, Err: err}
 		}
+		if t == TypePublicKey {
+			if err := checkAddedKeyFile(src, data); err != nil {
+				return nil, &StoreError{Type: t, Name: name, File: src, Err: err}
+			}
+			todo = append(todo, pending{file: base, data: data})
+			continue
+		}
 		certs, err := ParseCertificates(data)
 		if err != nil {
 			return nil, &StoreError{Type: t, Name: name, File: src, Err: err}
@@ -124,7 +131,7 @@ type Entry struct {
 // A missing trust store lists nothing. When both t and name are given and
 // that store does not exist, the error wraps ErrStoreNotFound.
 func (s *FileStore) List(ctx context.Context, t Type, name string) ([]Entry, error) {
-	types := Types()
+	types := AllTypes()
 	if t != "" {
 		if err := t.Validate(); err != nil {
 			return nil, &StoreError{Type: t, Name: name, Err: err}
@@ -191,6 +198,9 @@ func (s *FileStore) List(ctx context.Context, t Type, name string) ([]Entry, err
 func (s *FileStore) Show(ctx context.Context, t Type, name, file string) ([]*x509.Certificate, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if t == TypePublicKey {
+		return nil, &StoreError{Type: t, Name: name, File: file, Err: fmt.Errorf("%w: a publickey store holds keys (use ShowPublicKeys)", ErrInvalidStoreType)}
 	}
 	dir, err := s.openStore(t, name)
 	if err != nil {

@@ -35,13 +35,17 @@ const (
 // Types returns the three store types in their canonical order.
 func Types() []Type { return []Type{TypeCA, TypeSigningAuthority, TypeTSA} }
 
-// Validate reports whether t is one of the three types.
+// AllTypes returns the three certificate store types and TypePublicKey.
+func AllTypes() []Type { return append(Types(), TypePublicKey) }
+
+// Validate reports whether t is one of the three certificate types or
+// TypePublicKey.
 func (t Type) Validate() error {
 	switch t {
-	case TypeCA, TypeSigningAuthority, TypeTSA:
+	case TypeCA, TypeSigningAuthority, TypeTSA, TypePublicKey:
 		return nil
 	}
-	return fmt.Errorf("%w: %q (use %q, %q or %q)", ErrInvalidStoreType, string(t), TypeCA, TypeSigningAuthority, TypeTSA)
+	return fmt.Errorf("%w: %q (use %q, %q, %q or %q)", ErrInvalidStoreType, string(t), TypeCA, TypeSigningAuthority, TypeTSA, TypePublicKey)
 }
 
 // namePattern is the store name syntax (TS-6), also used for test key names.
@@ -109,8 +113,11 @@ func (s *FileStore) logger() *slog.Logger {
 	return s.Logger
 }
 
-// typeDir is <root>/x509/<type>.
+// typeDir is <root>/x509/<type>, or <root>/publickey.
 func (s *FileStore) typeDir(t Type) string {
+	if t == TypePublicKey {
+		return filepath.Join(s.Root, string(TypePublicKey))
+	}
 	return filepath.Join(s.Root, "x509", string(t))
 }
 
@@ -167,6 +174,9 @@ func describe(m fs.FileMode) string {
 func (s *FileStore) GetCertificates(ctx context.Context, t Type, name string) ([]*x509.Certificate, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if t == TypePublicKey {
+		return nil, &StoreError{Type: t, Name: name, Err: fmt.Errorf("%w: a publickey store holds keys, not certificates", ErrInvalidStoreType)}
 	}
 	dir, err := s.openStore(t, name)
 	if err != nil {
@@ -252,11 +262,12 @@ type Cache struct {
 	store Store
 	mu    sync.Mutex
 	certs map[string][]*x509.Certificate
+	keys  map[string][]PublicKey
 }
 
 // NewCache wraps s.
 func NewCache(s Store) *Cache {
-	return &Cache{store: s, certs: map[string][]*x509.Certificate{}}
+	return &Cache{store: s, certs: map[string][]*x509.Certificate{}, keys: map[string][]PublicKey{}}
 }
 
 // GetCertificates returns the certificates of store t:name.

@@ -20,7 +20,7 @@ func newCertCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "certificate",
 		Aliases: []string{"cert"},
-		Short:   "Manage the trust store: certificates under truststore/x509/TYPE/STORE",
+		Short:   "Manage the trust store: certificates under truststore/x509/TYPE/STORE, public keys under truststore/publickey/STORE",
 	}
 	cmd.AddCommand(newCertAddCmd(env), newCertListCmd(env), newCertShowCmd(env), newCertDeleteCmd(env), newCertGenerateTestCmd(env))
 	return cmd
@@ -32,9 +32,9 @@ type storeFlags struct {
 }
 
 func (f *storeFlags) AddFlags(cmd *cobra.Command, required bool) {
-	cmd.Flags().StringVarP(&f.typ, "type", "t", "", "trust store type: ca, signingAuthority or tsa")
+	cmd.Flags().StringVarP(&f.typ, "type", "t", "", "trust store type: ca, signingAuthority, tsa or publickey")
 	cmd.Flags().StringVarP(&f.store, "store", "s", "", "named trust store")
-	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"ca", "signingAuthority", "tsa"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"ca", "signingAuthority", "tsa", "publickey"}, cobra.ShellCompDirectiveNoFileComp))
 	if required {
 		_ = cmd.MarkFlagRequired("type")
 		_ = cmd.MarkFlagRequired("store")
@@ -43,10 +43,10 @@ func (f *storeFlags) AddFlags(cmd *cobra.Command, required bool) {
 
 func (f *storeFlags) storeType() (truststore.Type, error) {
 	switch t := truststore.Type(f.typ); t {
-	case "", truststore.TypeCA, truststore.TypeSigningAuthority, truststore.TypeTSA:
+	case "", truststore.TypeCA, truststore.TypeSigningAuthority, truststore.TypeTSA, truststore.TypePublicKey:
 		return t, nil
 	}
-	return "", usageErr(fmt.Errorf("unsupported trust store type %q: use ca, signingAuthority or tsa", f.typ))
+	return "", usageErr(fmt.Errorf("unsupported trust store type %q: use ca, signingAuthority, tsa or publickey", f.typ))
 }
 
 func fileStore(env *Env) (*truststore.FileStore, config.Dir, error) {
@@ -60,9 +60,10 @@ func fileStore(env *Env) (*truststore.FileStore, config.Dir, error) {
 func newCertAddCmd(env *Env) *cobra.Command {
 	var sf storeFlags
 	cmd := &cobra.Command{
-		Use:     "add --type TYPE --store STORE FILE...",
-		Short:   "Add certificates to a named trust store",
-		Example: `  signet cert add --type ca --store acme ./acme-root.pem`,
+		Use:   "add --type TYPE --store STORE FILE...",
+		Short: "Add certificates (or, with --type publickey, PEM public keys) to a named trust store",
+		Example: `  signet cert add --type ca --store acme ./acme-root.pem
+  signet cert add --type publickey --store vendor ./cosign.pub`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErr(errors.New("cert add requires at least one certificate file"))
@@ -158,6 +159,9 @@ func newCertShowCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if t == truststore.TypePublicKey {
+				return showPublicKeys(cmd, env, s, sf.store, args[0], output.json())
+			}
 			certs, err := s.Show(cmd.Context(), t, sf.store, args[0])
 			if err != nil {
 				return usageErr(err)
@@ -199,6 +203,33 @@ func newCertShowCmd(env *Env) *cobra.Command {
 	sf.AddFlags(cmd, true)
 	output.AddFlags(cmd)
 	return cmd
+}
+
+// showPublicKeys is `cert show --type publickey`: each key's algorithm and
+// SHA-256 fingerprint of its SubjectPublicKeyInfo.
+func showPublicKeys(cmd *cobra.Command, env *Env, s *truststore.FileStore, store, file string, asJSON bool) error {
+	keys, err := s.ShowPublicKeys(cmd.Context(), store, file)
+	if err != nil {
+		return usageErr(err)
+	}
+	type info struct {
+		Algorithm         string `json:"algorithm"`
+		SHA256Fingerprint string `json:"sha256Fingerprint"`
+	}
+	out := []info{}
+	for _, k := range keys {
+		out = append(out, info{k.Algorithm(), k.Fingerprint()})
+	}
+	if asJSON {
+		return writeJSON(env.Stdout, out)
+	}
+	for i, k := range out {
+		if i > 0 {
+			fmt.Fprintln(env.Stdout)
+		}
+		fmt.Fprintf(env.Stdout, "Key:         %s\nSHA-256:     %s\n", k.Algorithm, k.SHA256Fingerprint)
+	}
+	return nil
 }
 
 func newCertDeleteCmd(env *Env) *cobra.Command {

@@ -62,7 +62,7 @@ func TestCompletionValues(t *testing.T) {
 		{name: "blob sign --signature-format", args: []string{"blob", "sign", "--signature-format", ""}, want: []string{"jws", "cose"}},
 		{name: "sign --signature-format", args: []string{"sign", "--signature-format", ""}, want: []string{"jws", "cose"}},
 		{name: "sign --signature-manifest", args: []string{"sign", "--signature-manifest", ""}, want: []string{"image", "artifact"}},
-		{name: "cert add --type", args: []string{"cert", "add", "--type", ""}, want: []string{"ca", "signingAuthority", "tsa"}},
+		{name: "cert add --type", args: []string{"cert", "add", "--type", ""}, want: []string{"ca", "signingAuthority", "tsa", "publickey"}},
 		{name: "policy init --level", args: []string{"policy", "init", "--level", ""}, want: []string{"strict", "permissive", "audit", "skip"}},
 		{name: "blob policy init --level", args: []string{"blob", "policy", "init", "--level", ""}, want: []string{"strict", "permissive", "audit", "skip"}},
 		{name: "blob verify -o", args: []string{"blob", "verify", "-o", ""}, want: []string{"text", "json"}},

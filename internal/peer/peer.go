@@ -1,6 +1,6 @@
 // Package peer finds and runs the programs signet's interoperability tests run against: notation
 // v1.3.2 (the OCI peer), notation v2.0.0-alpha.1 (the blob peer), the CNCF distribution registry and
-// the ORAS CLI v1.3.6, and containerd v2.4.2 with ctr (Containerd).
+// the ORAS CLI v1.3.6, cosign v3.1.3, and containerd v2.4.2 with ctr (Containerd).
 // scripts/install-peers.sh builds them and writes env.sh naming them.
 //
 // A peer's path comes from its environment variable (SIGNET_NOTATION, SIGNET_NOTATION2,
@@ -29,6 +29,7 @@ const (
 	Notation2Version = "v2.0.0-alpha.1"
 	RegistryVersion  = "v3.1.0"
 	OrasVersion      = "v1.3.6"
+	CosignVersion    = "v3.1.3"
 	// ContainerdVersion is containerd's (and ctr's), built with the CRI plugin by
 	// scripts/install-containerd.sh, which install-peers.sh calls.
 	ContainerdVersion = "v2.4.2"
@@ -40,6 +41,7 @@ const (
 	EnvNotation2    = "SIGNET_NOTATION2"      // path of notation v2.0.0-alpha.1
 	EnvRegistry     = "SIGNET_REGISTRY"       // path of the distribution registry
 	EnvOras         = "SIGNET_ORAS"           // path of oras v1.3.6
+	EnvCosign       = "SIGNET_COSIGN"         // path of cosign v3.1.3
 	EnvPeers        = "SIGNET_PEERS"          // cache directory of install-peers.sh
 	EnvContainerd   = "SIGNET_CONTAINERD_BIN" // directory holding containerd and ctr
 	EnvCICache      = "SIGNET_CI_CACHE"       // parent of the peers cache and of containerd-<version>
@@ -87,6 +89,12 @@ func Registry(t testing.TB) string {
 func Oras(t testing.TB) string {
 	t.Helper()
 	return find(t, program{EnvOras, "oras-" + OrasVersion, "oras", OrasVersion})
+}
+
+// Cosign returns the path of cosign v3.1.3, the peer of cosign signature verification.
+func Cosign(t testing.TB) string {
+	t.Helper()
+	return find(t, program{EnvCosign, "cosign-" + CosignVersion, "cosign", CosignVersion})
 }
 
 // Containerd returns the directory holding containerd and ctr ContainerdVersion: $SIGNET_CONTAINERD_BIN,

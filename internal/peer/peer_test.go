@@ -224,6 +224,7 @@ func TestVersionsMatchInstaller(t *testing.T) {
 		{name: "registry", file: "../../tools/registry/go.mod", key: "github.com/distribution/distribution/v3", want: RegistryVersion},
 		{name: "notation2", file: "../../scripts/install-peers.sh", key: "NOTATION2_VERSION", want: Notation2Version},
 		{name: "oras", file: "../../tools/oras/go.mod", key: "oras.land/oras", want: OrasVersion},
+		{name: "cosign", file: "../../tools/cosign/go.mod", key: "github.com/sigstore/cosign/v3", want: CosignVersion},
 		{name: "containerd", file: "../../scripts/install-peers.sh", key: "CONTAINERD_VERSION", want: ContainerdVersion},
 	}
 	for _, tc := range tests {
@@ -261,6 +262,7 @@ func TestPeersReportVersion(t *testing.T) {
 		{name: "notation", find: Notation, args: []string{"version"}, want: "Version:     " + NotationVersion},
 		{name: "notation2", find: Notation2, args: []string{"version"}, want: "Version:     " + Notation2Version},
 		{name: "registry", find: Registry, args: []string{"--version"}, want: " " + RegistryVersion},
+		{name: "cosign", find: Cosign, args: []string{"version"}, want: CosignVersion},
 		{name: "oras", find: Oras, args: []string{"version"}, want: "Version:    " + strings.TrimPrefix(OrasVersion, "v")},
 		// go install leaves the version's build metadata "+unknown".
 		{name: "containerd", find: func(t testing.TB) string { return filepath.Join(Containerd(t), "containerd") }, args: []string{"--version"}, want: " " + strings.TrimPrefix(ContainerdVersion, "v") + "+"},

@@ -1,0 +1,215 @@
+package cosign
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+)
+
+// Media types, annotations and types cosign writes.
+const (
+	// MediaTypeBundle is the sigstore bundle v0.3: the referrer's
+	// artifactType and its layer's media type.
+	MediaTypeBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	// MediaTypeSimpleSigning is the layer media type of the legacy
+	// signature manifest.
+	MediaTypeSimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
+	// AnnotationSignature holds a simple-signing layer's base64 signature.
+	AnnotationSignature = "dev.cosignproject.cosign/signature"
+	// AnnotationRekorBundle holds a simple-signing layer's Rekor signed
+	// entry timestamp (cosign's "bundle" of the legacy form).
+	AnnotationRekorBundle = "dev.sigstore.cosign/bundle"
+	// AnnotationCertificate marks a keyless simple-signing layer.
+	AnnotationCertificate = "dev.sigstore.cosign/certificate"
+	// PredicateTypeSign is the in-toto predicate type of `cosign sign`: only
+	// statements of this type are signatures (other predicates are
+	// attestations, which say something else about the image).
+	PredicateTypeSign = "https://sigstore.dev/cosign/sign/v1"
+	// LegacyTagSuffix ends the tag of the legacy signature manifest:
+	// sha256-<hex>.sig.
+	LegacyTagSuffix = ".sig"
+)
+
+// Formats, as reported in verdicts.
+const (
+	// FormatBundle is a sigstore bundle stored as an OCI referrer.
+	FormatBundle = "cosignBundle"
+	// FormatSimpleSigning is a legacy simple-signing payload under the
+	// sha256-<digest>.sig tag.
+	FormatSimpleSigning = "cosignSimpleSigning"
+)
+
+// Input limits: the bytes this package hands to sigstore-go are bounded
+// here, whatever the registry serves.
+const (
+	// MaxBundleBytes bounds a sigstore bundle. A key-signed bundle with one
+	// Rekor entry and its inclusion proof is 3-6 KiB; one with a
+	// certificate chain and timestamps stays under 20 KiB.
+	MaxBundleBytes = 1 << 20
+	// MaxPayloadBytes bounds a simple-signing payload (a few hundred bytes,
+	// plus whatever optional annotations the signer added).
+	MaxPayloadBytes = 1 << 20
+	// MaxAnnotationBytes bounds the signature and Rekor bundle annotations
+	// of a simple-signing layer (a signature is under 1 KiB, a Rekor bundle
+	// about 2 KiB).
+	MaxAnnotationBytes = 64 << 10
+)
+
+// ErrInvalid is wrapped by every parse error: the bytes are not a cosign
+// signature signet can read.
+var ErrInvalid = errors.New("invalid cosign signature")
+
+// Signature is one cosign signature, parsed but not verified. Its methods
+// only read it and are safe for concurrent use.
+type Signature struct {
+	// Format is FormatBundle or FormatSimpleSigning.
+	Format string
+	// MediaType is the media type of the bytes parsed.
+	MediaType string
+
+	b *bundle.Bundle
+	// payload is the signed simple-signing payload (legacy form only).
+	payload []byte
+}
+
+// HasTlogEntry reports whether the signature carries a transparency log
+// entry (an inclusion promise or proof).
+func (s *Signature) HasTlogEntry() bool {
+	return len(s.b.GetVerificationMaterial().GetTlogEntries()) > 0
+}
+
+// Keyless reports whether the signature is certificate-based (cosign's
+// keyless signing): publickey stores cannot authenticate it.
+func (s *Signature) Keyless() bool {
+	vm := s.b.GetVerificationMaterial()
+	return vm.GetCertificate() != nil || vm.GetX509CertificateChain() != nil
+}
+
+// ParseBundle parses a sigstore bundle (any version sigstore-go supports,
+// v0.1 to v0.3) of at most MaxBundleBytes. Errors wrap ErrInvalid.
+func ParseBundle(data []byte) (*Signature, error) {
+	if len(data) > MaxBundleBytes {
+		return nil, fmt.Errorf("%w: the bundle is %d bytes, over the limit of %d", ErrInvalid, len(data), MaxBundleBytes)
+	}
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(data); err != nil {
+		return nil, fmt.Errorf("%w: sigstore bundle: %w", ErrInvalid, err)
+	}
+	if b.GetDsseEnvelope() == nil && b.GetMessageSignature() == nil {
+		return nil, fmt.Errorf("%w: sigstore bundle has neither a DSSE envelope nor a message signature", ErrInvalid)
+	}
+	return &Signature{Format: FormatBundle, MediaType: MediaTypeBundle, b: &b}, nil
+}
+
+// rekorBundle is the Rekor "bundle" annotation of a legacy signature: the
+// fields of a Rekor v1 log entry and its signed entry timestamp (the shape
+// of cosign's pkg/cosign/bundle.RekorBundle). Decoding it is plain JSON; the
+// entry itself is parsed and checked by sigstore-go.
+type rekorBundle struct {
+	SignedEntryTimestamp []byte `json:"SignedEntryTimestamp"`
+	Payload              struct {
+		Body           string `json:"body"`
+		IntegratedTime int64  `json:"integratedTime"`
+		LogIndex       int64  `json:"logIndex"`
+		LogID          string `json:"logID"`
+	} `json:"Payload"`
+}
+
+// ParseSimpleSigning reads a legacy signature: the simple-signing payload
+// (the layer's bytes, at most MaxPayloadBytes), its base64 signature (the
+// dev.cosignproject.cosign/signature annotation) and, when present, the
+// Rekor bundle annotation. It converts them into a sigstore bundle v0.1 (a
+// message signature over the payload's SHA-256, verified against a key the
+// caller names, and the Rekor entry with its inclusion promise) that
+// sigstore-go checks like any other. Errors wrap ErrInvalid.
+func ParseSimpleSigning(payload []byte, signatureB64, rekorBundleJSON string) (*Signature, error) {
+	if len(payload) > MaxPayloadBytes {
+		return nil, fmt.Errorf("%w: the simple-signing payload is %d bytes, over the limit of %d", ErrInvalid, len(payload), MaxPayloadBytes)
+	}
+	if len(signatureB64) > MaxAnnotationBytes || len(rekorBundleJSON) > MaxAnnotationBytes {
+		return nil, fmt.Errorf("%w: a signature annotation is over the limit of %d bytes", ErrInvalid, MaxAnnotationBytes)
+	}
+	if signatureB64 == "" {
+		return nil, fmt.Errorf("%w: the layer has no %s annotation", ErrInvalid, AnnotationSignature)
+	}
+	sig, err := base64.StdEncoding.DecodeString(signatureB64)
+	if err != nil || len(sig) == 0 {
+		return nil, fmt.Errorf("%w: the %s annotation is not base64", ErrInvalid, AnnotationSignature)
+	}
+	sum := sha256.Sum256(payload)
+	pb := &protobundle.Bundle{
+		MediaType: "application/vnd.dev.sigstore.bundle+json;version=0.1",
+		VerificationMaterial: &protobundle.VerificationMaterial{
+			Content: &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{}},
+		},
+		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
+			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sum[:]},
+			Signature:     sig,
+		}},
+	}
+	if rekorBundleJSON != "" {
+		tle, err := legacyTlogEntry(rekorBundleJSON)
+		if err != nil {
+			return nil, err
+		}
+		pb.VerificationMaterial.TlogEntries = []*protorekor.TransparencyLogEntry{tle}
+	}
+	b, err := bundle.NewBundle(pb)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return &Signature{Format: FormatSimpleSigning, MediaType: MediaTypeSimpleSigning, b: b, payload: payload}, nil
+}
+
+// legacyTlogEntry turns a Rekor bundle annotation into a log entry with an
+// inclusion promise.
+func legacyTlogEntry(data string) (*protorekor.TransparencyLogEntry, error) {
+	var rb rekorBundle
+	if err := json.Unmarshal([]byte(data), &rb); err != nil {
+		return nil, fmt.Errorf("%w: the %s annotation: %v", ErrInvalid, AnnotationRekorBundle, err)
+	}
+	body, err := base64.StdEncoding.DecodeString(rb.Payload.Body)
+	if err != nil || len(body) == 0 {
+		return nil, fmt.Errorf("%w: the %s annotation's body is not base64", ErrInvalid, AnnotationRekorBundle)
+	}
+	logID, err := hex.DecodeString(rb.Payload.LogID)
+	if err != nil || len(logID) == 0 {
+		return nil, fmt.Errorf("%w: the %s annotation's logID is not hex", ErrInvalid, AnnotationRekorBundle)
+	}
+	// The entry's kind and version: sigstore-go parses the body again and
+	// refuses an entry whose kind and version differ from these.
+	var kv struct {
+		Kind       string `json:"kind"`
+		APIVersion string `json:"apiVersion"`
+	}
+	if err := json.Unmarshal(body, &kv); err != nil || kv.Kind == "" || kv.APIVersion == "" {
+		return nil, fmt.Errorf("%w: the %s annotation's body is not a Rekor entry", ErrInvalid, AnnotationRekorBundle)
+	}
+	return &protorekor.TransparencyLogEntry{
+		LogIndex:          rb.Payload.LogIndex,
+		LogId:             &protocommon.LogId{KeyId: logID},
+		KindVersion:       &protorekor.KindVersion{Kind: kv.Kind, Version: kv.APIVersion},
+		IntegratedTime:    rb.Payload.IntegratedTime,
+		InclusionPromise:  &protorekor.InclusionPromise{SignedEntryTimestamp: rb.SignedEntryTimestamp},
+		CanonicalizedBody: body,
+	}, nil
+}
+
+// LegacyTag is the tag of the legacy signature manifest of the artifact
+// with digest d ("sha256:<hex>"): sha256-<hex>.sig.
+func LegacyTag(d string) (string, error) {
+	alg, hexPart, ok := strings.Cut(d, ":")
+	if !ok || alg == "" || hexPart == "" {
+		return "", fmt.Errorf("invalid digest %q", d)
+	}
+	return alg + "-" + hexPart + LegacyTagSuffix, nil
+}
