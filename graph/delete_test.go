@@ -3,6 +3,9 @@ package graph_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -10,6 +13,7 @@ import (
 	"oras.land/oras-go/v2/errdef"
 
 	"github.com/signet-dev/signet/graph"
+	"github.com/signet-dev/signet/internal/testregistry"
 	"github.com/signet-dev/signet/registry"
 )
 
@@ -158,5 +162,36 @@ func TestDeleteOverLimit(t *testing.T) {
 	}
 	if _, err := s.Resolve(ctx, g.sbomSig.Digest.String()); err != nil {
 		t.Errorf("the SBOM's signature was touched: %v", err)
+	}
+}
+
+// A registry that refuses to delete tags (405) and keeps the tags of
+// deleted manifests (as go-containerregistry's does) would keep serving an
+// emptied referrers index: the delete says so instead of succeeding. A
+// real registry with both faults is not at hand, so go-containerregistry's
+// registry gets the first one from a middleware.
+func TestDeleteRegistryKeepsIndexTag(t *testing.T) {
+	noTagDelete := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodDelete && strings.Contains(r.URL.Path, "/manifests/sha256-") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusMethodNotAllowed)
+				_, _ = io.WriteString(w, `{"errors":[{"code":"UNSUPPORTED","message":"tag deletion"}]}`)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	reg := testregistry.New(t, testregistry.Options{Middleware: noTagDelete})
+	s := remote(t, reg.Host, registry.ReferrersAuto).(deleter)
+	ctx := context.Background()
+	image := testregistry.PushImage(t, s, "app", "v1")
+	sig := attach(t, s, image, typeSig, "sig", 1)
+	p, err := graph.PlanDelete(ctx, s, sig, graph.DeleteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Execute(ctx, s, nil); err == nil || !strings.Contains(err.Error(), "keeps the referrers index tag") {
+		t.Fatalf("err = %v, want the kept index tag reported", err)
 	}
 }
