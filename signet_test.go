@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -431,4 +433,213 @@ func TestSignRecursive(t *testing.T) {
 			t.Errorf("platform on a manifest: %v", err)
 		}
 	})
+}
+
+// TestVerifyBlobUserMetadataSubset (BVER-4, PAY-8): the metadata the
+// verifier asks for must be a subset of the signed targetArtifact
+// annotations: every pair present with the same value; extra signed pairs
+// do not matter.
+func TestVerifyBlobUserMetadataSubset(t *testing.T) {
+	k := newKeys(t, "ec-256")
+	data := []byte("metadata")
+	s, err := SignBlob(context.Background(), bytes.NewReader(data), "", SignOptions{Signer: k.signer, UserMetadata: map[string]string{"team": "blue", "build": "42"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := blobPolicy(t, blobDoc)
+	tests := []struct {
+		name    string
+		md      map[string]string
+		trusted bool
+	}{
+		{name: "none asked", trusted: true},
+		{name: "one of two", md: map[string]string{"team": "blue"}, trusted: true},
+		{name: "both", md: map[string]string{"team": "blue", "build": "42"}, trusted: true},
+		{name: "one value differs", md: map[string]string{"team": "blue", "build": "43"}},
+		{name: "key not signed", md: map[string]string{"owner": "x"}},
+		{name: "signed pairs plus one more", md: map[string]string{"team": "blue", "build": "42", "owner": "x"}},
+		{name: "value case differs", md: map[string]string{"team": "Blue"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := VerifyBlob(context.Background(), opener(data), s.MediaType, s.Envelope, VerifyBlobOptions{Policy: policy, Verifier: k.verifier(), UserMetadata: tc.md})
+			if tc.trusted {
+				if err != nil || out.Verdict != VerdictTrusted {
+					t.Fatalf("err %v, outcome %+v", err, out)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNotTrusted) || out == nil || len(out.Signatures) != 1 {
+				t.Fatalf("err %v, outcome %+v; want not trusted", err, out)
+			}
+			if c, ok := out.Signatures[0].Result().FailedCheck(); !ok || c.Type != verifier.CheckUserMetadata {
+				t.Errorf("failed check %+v, want userMetadata", c)
+			}
+		})
+	}
+}
+
+// TestSignOCIPayloadDescriptor (PAY-3, PUSH-1): the signed payload's
+// targetArtifact is the descriptor of the manifest bytes in the store (an
+// image manifest or an index), resolved from the tag before signing, and
+// the signature manifest's subject is the same descriptor. A reference the
+// store does not hold is refused and nothing is pushed.
+func TestSignOCIPayloadDescriptor(t *testing.T) {
+	k := newKeys(t, "ec-256")
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := oci.NewWithContext(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := addImage(t, store, "app")
+	idx, _ := addIndex(t, store, "linux/amd64", "linux/arm64")
+	for _, tc := range []struct {
+		name, ref string
+		want      ocispec.Descriptor
+	}{
+		{name: "image manifest by tag", ref: "app", want: img},
+		{name: "index by tag", ref: "multi", want: idx},
+		{name: "index by digest", ref: idx.Digest.String(), want: idx},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := content.FetchAll(ctx, store, tc.want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := SignOCI(ctx, store, tc.ref, SignOCIOptions{SignOptions: SignOptions{Signer: k.signer}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := envelope.ForMediaType(s.MediaType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := envelope.Open(f, s.Envelope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := signature.ParsePayload(c.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := p.TargetArtifact
+			if got.MediaType != tc.want.MediaType || got.Digest != digest.FromBytes(raw) || got.Size != int64(len(raw)) {
+				t.Errorf("payload targetArtifact %+v, want %s %s %d (the manifest bytes)", got, tc.want.MediaType, digest.FromBytes(raw), len(raw))
+			}
+			sm, err := content.FetchAll(ctx, store, s.Manifest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m ocispec.Manifest
+			if err := json.Unmarshal(sm, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m.Subject == nil || m.Subject.Digest != got.Digest || m.Subject.Size != got.Size || m.Subject.MediaType != got.MediaType {
+				t.Errorf("signature manifest subject %+v, payload %+v", m.Subject, got)
+			}
+		})
+	}
+	t.Run("absent reference", func(t *testing.T) {
+		before, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+		for _, ref := range []string{"nope", digest.FromString("absent").String()} {
+			if _, err := SignOCI(ctx, store, ref, SignOCIOptions{SignOptions: SignOptions{Signer: k.signer}}); err == nil {
+				t.Errorf("signed %s, which the layout does not hold", ref)
+			}
+		}
+		after, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+		if !bytes.Equal(before, after) {
+			t.Errorf("index.json changed:\n%s\n%s", before, after)
+		}
+	})
+}
+
+// TestBlobAndOCIEnvelopesAlike (BLOB-1): a blob signature is a detached
+// envelope over the blob's descriptor, and apart from the targetArtifact it
+// is the envelope an OCI signature would be: same protected header (byte
+// for byte in JWS), signed and unsigned attributes, chain and payload shape
+// (only targetArtifact); the blob's bytes are not in it.
+func TestBlobAndOCIEnvelopesAlike(t *testing.T) {
+	k := newKeys(t, "ec-384")
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Second)
+	blob := []byte("BLOB-CONTENT-MARKER: the blob itself")
+	for _, mt := range []string{signature.MediaTypeJWS, signature.MediaTypeCOSE} {
+		t.Run(mt, func(t *testing.T) {
+			f, err := envelope.ForMediaType(mt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := SignOptions{Signer: k.signer, Format: f, Now: func() time.Time { return now }, Expiry: time.Hour}
+			b, err := SignBlob(ctx, bytes.NewReader(blob), "text/plain", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store, img := layout(t)
+			o, err := SignOCI(ctx, store, "app", SignOCIOptions{SignOptions: opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b.Envelope, blob) || bytes.Contains(b.Envelope, []byte("BLOB-CONTENT-MARKER")) {
+				t.Error("the blob's bytes are in its signature: a blob signature is detached")
+			}
+			bc, err := envelope.Open(f, b.Envelope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			oc, err := envelope.Open(f, o.Envelope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same := func(what string, x, y any) {
+				t.Helper()
+				xj, _ := json.Marshal(x)
+				yj, _ := json.Marshal(y)
+				if !bytes.Equal(xj, yj) {
+					t.Errorf("%s differs: blob %s, OCI %s", what, xj, yj)
+				}
+			}
+			same("signed attributes", bc.Signed, oc.Signed)
+			same("unsigned attributes", bc.Unsigned, oc.Unsigned)
+			same("payload content type", bc.PayloadContentType, oc.PayloadContentType)
+			same("algorithm", bc.Algorithm, oc.Algorithm)
+			if len(bc.CertificateChain) != len(oc.CertificateChain) {
+				t.Errorf("chains of %d and %d certificates", len(bc.CertificateChain), len(oc.CertificateChain))
+			}
+			for i := range min(len(bc.CertificateChain), len(oc.CertificateChain)) {
+				if !bc.CertificateChain[i].Equal(oc.CertificateChain[i]) {
+					t.Errorf("chain[%d] differs", i)
+				}
+			}
+			for _, c := range []*signature.Content{bc, oc} {
+				var members map[string]json.RawMessage
+				if err := json.Unmarshal(c.Payload, &members); err != nil || len(members) != 1 || members["targetArtifact"] == nil {
+					t.Errorf("payload %s: want only targetArtifact (%v)", c.Payload, err)
+				}
+			}
+			if mt == signature.MediaTypeJWS {
+				var bj, oj struct{ Protected string }
+				mustJSON(t, b.Envelope, &bj)
+				mustJSON(t, o.Envelope, &oj)
+				if bj.Protected == "" || bj.Protected != oj.Protected {
+					t.Errorf("protected headers differ:\n%s\n%s", bj.Protected, oj.Protected)
+				}
+			}
+			bp, _ := signature.ParsePayload(bc.Payload)
+			op, _ := signature.ParsePayload(oc.Payload)
+			if bp.TargetArtifact.MediaType != "text/plain" || bp.TargetArtifact.Size != int64(len(blob)) || bp.TargetArtifact.Digest != digest.SHA384.FromBytes(blob) {
+				t.Errorf("blob targetArtifact %+v", bp.TargetArtifact)
+			}
+			if op.TargetArtifact.Digest != img.Digest {
+				t.Errorf("OCI targetArtifact %+v, want %s", op.TargetArtifact, img.Digest)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, data []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -40,7 +40,9 @@ func algOf(t *testing.T, c *x509.Certificate) signature.Algorithm {
 
 // TestChainRulesInEnvelopes covers TC-06, TC-07 and TC-08 on the integrity
 // side: each faulty chain makes Open fail with the chain rule, and Sign
-// refuses to use it (SIGN-3).
+// refuses to use it (SIGN-3). TC-06 is UATTR-1: the envelope's chain is
+// ordered leaf → intermediates → root, root included; a reversed,
+// root-less or padded chain is refused.
 func TestChainRulesInEnvelopes(t *testing.T) {
 	ch := testpki.NewChain(t, "rsa-2048")
 	unrelated := testpki.Issue(t, testpki.Cert{Subject: testpki.Name("unrelated"), IsCA: true}, nil)

@@ -89,3 +89,47 @@ func TestExecutorSeam(t *testing.T) {
 		})
 	}
 }
+
+// PROC-6: get-plugin-metadata runs on every workflow and its answer is not
+// cached: each Get and each VerificationPlugin (one per signing or
+// verification) runs it again, and sees what the plugin says now (here a
+// new version, then a capability dropped).
+func TestMetadataNotCached(t *testing.T) {
+	const name = "com.example.rec"
+	md := func(version, capability string) string {
+		return `{"name":"` + name + `","description":"d","version":"` + version + `","url":"u","supportedContractVersions":["1.0"],"capabilities":["` + capability + `"]}`
+	}
+	ctx := context.Background()
+	rec := &recorder{responses: map[proto.Command]string{proto.CommandGetMetadata: md("1.0.0", string(proto.CapabilityTrustedIdentityVerifier))}}
+	m := fakeManager(t, name, rec)
+	count := func() int {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		n := 0
+		for _, c := range rec.commands {
+			if c == proto.CommandGetMetadata {
+				n++
+			}
+		}
+		return n
+	}
+	p, err := m.VerificationPlugin(ctx, name, "1.0.0")
+	if err != nil || p.Metadata().Version != "1.0.0" || count() != 1 {
+		t.Fatalf("first verification: %v, %d metadata calls", err, count())
+	}
+	rec.mu.Lock()
+	rec.responses[proto.CommandGetMetadata] = md("2.0.0", string(proto.CapabilityTrustedIdentityVerifier))
+	rec.mu.Unlock()
+	if p, err = m.VerificationPlugin(ctx, name, "2.0.0"); err != nil || p.Metadata().Version != "2.0.0" || count() != 2 {
+		t.Fatalf("second verification saw version %v (%v), %d metadata calls; want 2.0.0 from a new call", p, err, count())
+	}
+	rec.mu.Lock()
+	rec.responses[proto.CommandGetMetadata] = md("2.0.0", string(proto.CapabilitySignatureGenerator))
+	rec.mu.Unlock()
+	if _, err := m.VerificationPlugin(ctx, name, ""); !errors.Is(err, plugin.ErrUnsupportedCapability) || count() != 3 {
+		t.Fatalf("third verification: %v after %d metadata calls; want the dropped capability seen", err, count())
+	}
+	if p, err = m.Get(ctx, name); err != nil || !p.HasCapability(proto.CapabilitySignatureGenerator) || count() != 4 {
+		t.Fatalf("signing workflow: %v, %d metadata calls", err, count())
+	}
+}

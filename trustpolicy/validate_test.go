@@ -73,7 +73,10 @@ func checklist() []checklistCase {
 		// TP-9..TP-11
 		{name: "non-skip without trust stores", edit: func(_ *string, s *[]Statement) { (*s)[0].TrustStores = nil },
 			stmt: "app", field: "trustStores", msg: "trust stores are missing"},
+		// TP-10: a non-skip statement needs at least one trusted identity.
 		{name: "non-skip without identities", edit: func(_ *string, s *[]Statement) { (*s)[0].TrustedIdentities = []string{} },
+			stmt: "app", field: "trustedIdentities", msg: "trusted identities are missing"},
+		{name: "non-skip with identities absent", edit: func(_ *string, s *[]Statement) { (*s)[0].TrustedIdentities = nil },
 			stmt: "app", field: "trustedIdentities", msg: "trusted identities are missing"},
 		{name: "skip with trust stores", edit: func(_ *string, s *[]Statement) {
 			(*s)[1].SignatureVerification, (*s)[1].TrustedIdentities = skip, nil
@@ -132,6 +135,8 @@ func checklist() []checklistCase {
 			(*s)[0].RegistryScopes = []string{"*"}
 			(*s)[1].RegistryScopes = []string{"*"}
 		}, stmt: "other", field: "registryScopes", msg: "only one statement may use the global scope"},
+		// TP-5: a repository URI appears in at most one statement, and at
+		// most once in it.
 		{name: "scope repeated across statements", kind: ociOnly, edit: func(_ *string, s *[]Statement) {
 			(*s)[1].RegistryScopes = append((*s)[1].RegistryScopes, "reg.example/app")
 		}, stmt: "other", field: "registryScopes", msg: `scope "reg.example/app" is also listed by statement "app"`},

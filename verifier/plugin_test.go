@@ -28,10 +28,12 @@ func installTestPlugin(t *testing.T, name string) *plugin.Manager {
 	return &plugin.Manager{Dir: dir}
 }
 
-// TestVerificationPlugin (PIPE-2, PIPE-8, VPLG-1..7, LVL-5, TC-23): a
-// signature naming a verification plugin is verified with it: the plugin
+// TestVerificationPlugin (PIPE-2, PIPE-8, VPLG-1..7, LVL-5, TC-23, ATTR-8):
+// a signature naming a verification plugin is verified with it: the plugin
 // decides the trusted identity and revocation, processes the critical
-// attributes signet does not know, and its failures follow the level.
+// attributes signet does not know, and its failures follow the level. The
+// Verification Plugin and Minimum Version attributes are always processed:
+// a plugin that is too old, or no plugin at all, fails the signature.
 func TestVerificationPlugin(t *testing.T) {
 	const name = "com.example.verifier" // the test plugin's "verifier" mode: both verifier capabilities, version 1.2.3
 	m := installTestPlugin(t, name)
@@ -78,6 +80,18 @@ func TestVerificationPlugin(t *testing.T) {
 	// Too old a plugin fails even at audit (VPLG-2, TC-23).
 	if r := run(statement("audit", nil, []string{"ca:acme"}, other), sign("2.0.0"), nil); r.Verified || !strings.Contains(status(r, trustpolicy.Integrity).Reason, "2.0.0") {
 		t.Errorf("min version 2.0.0 with plugin 1.2.3: %+v", r.Checks)
+	}
+	// ATTR-8: without the plugin the signature fails, even at audit (signet
+	// does not carry the plugin's logic).
+	for _, pm := range []VerificationPlugins{nil, installTestPlugin(t, "com.example.other")} {
+		v := &Verifier{Store: f.store, Plugins: pm}
+		r, err := v.Verify(t.Context(), Input{Statement: statement("audit", nil, []string{"ca:acme"}, other), MediaType: signature.MediaTypeJWS, Envelope: env, CheckTarget: checkTarget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Verified || !strings.Contains(r.Err.Error(), name) {
+			t.Errorf("plugin %s absent (plugins %v): %+v", name, pm, r.Checks)
+		}
 	}
 	// Revocation skipped: only the identity capability is asked.
 	skipRev := statement("strict", map[trustpolicy.ValidationType]trustpolicy.Action{"revocation": "skip"}, []string{"ca:acme"}, other)

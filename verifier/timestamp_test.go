@@ -96,3 +96,78 @@ func TestTimestampCorrupt(t *testing.T) {
 		t.Errorf("always: %+v", r.Checks)
 	}
 }
+
+// TestTimestampSubchecks (LVL-4): once timestamp verification is triggered
+// (a tsa store and verifyTimestamp always), the token's existence,
+// integrity and authenticity are each enforced inside authenticTimestamp:
+// any of them failing is an authenticTimestamp failure, whose action, not
+// the sub-check's, decides: strict fails, permissive and audit and an
+// authenticTimestamp=log override pass with a warning. A good token passes
+// at every level.
+func TestTimestampSubchecks(t *testing.T) {
+	tsa := testtsa.Start(t)
+	f := newFixture(t)
+	other := testpki.Issue(t, testpki.Cert{Subject: testpki.Name("other tsa root"), IsCA: true}, nil)
+	f.store["tsa:ts"] = []*x509.Certificate{tsa.Root}
+	f.store["tsa:other"] = []*x509.Certificate{other.Cert}
+	fm, _ := envelope.ForMediaType(signature.MediaTypeJWS)
+	good, _ := timestamped(t, f, tsa, signature.MediaTypeJWS)
+	corrupt, err := envelope.AddTimestamp(fm, f.sign(t, signature.MediaTypeJWS, nil), []byte("not a token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subchecks := []struct {
+		name   string
+		env    []byte
+		tsa    string
+		reason string // "" means the timestamp verifies
+	}{
+		{name: "good token", env: good, tsa: "tsa:ts"},
+		{name: "no token (existence)", env: f.sign(t, signature.MediaTypeJWS, nil), tsa: "tsa:ts", reason: "no timestamp countersignature"},
+		{name: "corrupt token (integrity)", env: corrupt, tsa: "tsa:ts", reason: "timestamp countersignature"},
+		{name: "token from an untrusted TSA (authenticity)", env: good, tsa: "tsa:other", reason: "timestamp countersignature"},
+	}
+	levels := []struct {
+		name     string
+		level    string
+		override map[trustpolicy.ValidationType]trustpolicy.Action
+		action   trustpolicy.Action
+	}{
+		{name: "strict", level: "strict", action: trustpolicy.ActionEnforce},
+		{name: "permissive", level: "permissive", action: trustpolicy.ActionLog},
+		{name: "audit", level: "audit", action: trustpolicy.ActionLog},
+		{name: "strict with authenticTimestamp=log", level: "strict", override: map[trustpolicy.ValidationType]trustpolicy.Action{trustpolicy.AuthenticTimestamp: trustpolicy.ActionLog}, action: trustpolicy.ActionLog},
+	}
+	for _, sc := range subchecks {
+		for _, lv := range levels {
+			t.Run(sc.name+"/"+lv.name, func(t *testing.T) {
+				r := verify(t, f, statement(lv.level, lv.override, []string{"ca:acme", sc.tsa}, []string{"*"}), signature.MediaTypeJWS, sc.env, time.Now(), nil)
+				c := status(r, trustpolicy.AuthenticTimestamp)
+				if c.Action != lv.action {
+					t.Errorf("authenticTimestamp action %s, want %s", c.Action, lv.action)
+				}
+				if sc.reason == "" {
+					if !r.Verified || c.Status != StatusPassed {
+						t.Fatalf("%+v", r.Checks)
+					}
+					return
+				}
+				if c.Status != StatusFailed || !strings.Contains(c.Reason, sc.reason) {
+					t.Fatalf("authenticTimestamp %+v, want a failure saying %q", c, sc.reason)
+				}
+				for _, other := range r.Checks {
+					if other.Type != trustpolicy.AuthenticTimestamp && other.Status == StatusFailed {
+						t.Errorf("the timestamp failure shows as a %s failure: %+v", other.Type, other)
+					}
+				}
+				wantVerified := lv.action == trustpolicy.ActionLog
+				if r.Verified != wantVerified {
+					t.Errorf("verified=%v, want %v", r.Verified, wantVerified)
+				}
+				if wantVerified && (len(r.Warnings()) != 1 || r.Warnings()[0].Type != trustpolicy.AuthenticTimestamp) {
+					t.Errorf("want one authenticTimestamp warning, got %+v", r.Warnings())
+				}
+			})
+		}
+	}
+}

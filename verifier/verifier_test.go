@@ -155,6 +155,8 @@ func TestVerifyPasses(t *testing.T) {
 
 // TestExpiry is TC-05 (ATTR-7, LVL-2): expired at strict fails; permissive
 // and an expiry=log override pass with a warning; expiry == now is expired.
+// PIPE-10: a logged failure is reported (a warning, the check failed) but
+// the signature verifies; an enforced one stops it.
 func TestExpiry(t *testing.T) {
 	f := newFixture(t)
 	now := time.Now().Truncate(time.Second)
@@ -275,6 +277,44 @@ func TestCertificateValidity(t *testing.T) {
 	st.SignatureVerification.VerifyTimestamp = "afterCertExpiry"
 	if r = verify(t, f, st, signature.MediaTypeJWS, env, time.Now(), nil); !r.Verified {
 		t.Errorf("afterCertExpiry with a valid chain: %+v", r.Checks)
+	}
+}
+
+// TestCertificateValidityWholeChain (CERT-11): without an authentic
+// timestamp every certificate of the chain, leaf to root, must be valid at
+// the verification time: a chain not yet valid, or an intermediate that
+// expired under a still valid leaf, fails authenticTimestamp.
+func TestCertificateValidityWholeChain(t *testing.T) {
+	now := time.Now()
+	root := testpki.Issue(t, testpki.Cert{Subject: testpki.Name("root"), IsCA: true, NotAfter: now.Add(48 * time.Hour)}, nil)
+	inter := testpki.Issue(t, testpki.Cert{Subject: testpki.Name("short intermediate"), IsCA: true, NotAfter: now.Add(2 * time.Hour)}, root)
+	leaf := testpki.Issue(t, testpki.Cert{Subject: testpki.Name("signer"), KeyType: "ec-256", NotAfter: now.Add(24 * time.Hour)}, inter)
+	f := &fixture{chain: &testpki.Chain{Root: root, Intermediate: inter, Leaf: leaf}, store: memStore{"ca:acme": {root.Cert}}}
+	env := f.sign(t, signature.MediaTypeJWS, nil)
+	tests := []struct {
+		name   string
+		at     time.Time
+		reason string // "" means verified
+	}{
+		{name: "all valid", at: now},
+		{name: "not yet valid", at: leaf.Cert.NotBefore.Add(-time.Minute), reason: "is before certificate"},
+		{name: "intermediate expired, leaf valid", at: now.Add(3 * time.Hour), reason: `after certificate "CN=short intermediate`},
+		{name: "whole chain expired", at: now.Add(49 * time.Hour), reason: "after certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := verify(t, f, strict(), signature.MediaTypeJWS, env, tc.at, nil)
+			c := status(r, trustpolicy.AuthenticTimestamp)
+			if tc.reason == "" {
+				if !r.Verified {
+					t.Fatalf("not verified: %+v", r.Checks)
+				}
+				return
+			}
+			if r.Verified || c.Status != StatusFailed || !strings.Contains(c.Reason, tc.reason) {
+				t.Errorf("authenticTimestamp %+v, want a failure saying %q", c, tc.reason)
+			}
+		})
 	}
 }
 

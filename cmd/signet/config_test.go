@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +42,9 @@ func TestConfigDirectory(t *testing.T) {
 }
 
 // TestSignatureFormatDefault: --signature-format, else config.json
-// signatureFormat, else jws (docs/cli.md).
+// signatureFormat, else jws (docs/cli.md). The blob signature file is
+// FILE.jws.sig holding a JWS JSON envelope (JWS-10) or FILE.cose.sig holding
+// a tagged COSE_Sign1 (COSE-7).
 func TestSignatureFormatDefault(t *testing.T) {
 	c := newCLI(t)
 	c.must("cert", "generate-test", "--key-type", "ec-256", "--default", "demo")
@@ -84,7 +87,16 @@ func TestSignatureFormatDefault(t *testing.T) {
 			}
 			entries, _ := os.ReadDir(dir)
 			if len(entries) != 2 || entries[1].Name() != "b"+tt.want {
-				t.Errorf("directory holds %v, want b and b%s", entries, tt.want)
+				t.Fatalf("directory holds %v, want b and b%s", entries, tt.want)
+			}
+			env, err := os.ReadFile(filepath.Join(dir, "b"+tt.want))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A JWS JSON serialization is an object; a COSE_Sign1 message
+			// starts with CBOR tag 18 (0xd2).
+			if isCOSE := len(env) > 0 && env[0] == 0xd2; isCOSE != (tt.want == ".cose.sig") || !isCOSE && !bytes.HasPrefix(env, []byte("{")) {
+				t.Errorf("%s holds %q..., not the envelope its suffix names", entries[1].Name(), env[:min(len(env), 8)])
 			}
 		})
 	}

@@ -145,7 +145,7 @@ func TestCOSEChecklist(t *testing.T) {
 			}
 		})
 	})
-	t.Run("COSE-2 crit holds signingScheme, expiry iff present, authenticSigningTime iff SA, no labels 0-8", func(t *testing.T) {
+	t.Run("COSE-2 crit holds signingScheme, expiry iff present, authenticSigningTime iff SA, no labels 0-8; ATTR-2 not the informational signingTime", func(t *testing.T) {
 		each(t, func(t *testing.T, p produced) {
 			m := protectedOf(t, p.raw)
 			var crit []any
@@ -158,6 +158,9 @@ func TestCOSEChecklist(t *testing.T) {
 					t.Errorf("crit lists %d", n)
 				}
 				set[e] = true
+			}
+			if set["io.cncf.notary.signingTime"] {
+				t.Errorf("crit lists the informational signingTime: %v", crit)
 			}
 			_, hasExpiry := m["io.cncf.notary.expiry"]
 			sa := textOf(t, m["io.cncf.notary.signingScheme"]) == "notary.x509.signingAuthority"

@@ -145,7 +145,7 @@ func TestJWSChecklist(t *testing.T) {
 			}
 		})
 	})
-	t.Run("JWS-4 crit holds signingScheme, expiry iff present, authenticSigningTime iff SA", func(t *testing.T) {
+	t.Run("JWS-4 crit holds signingScheme, expiry iff present, authenticSigningTime iff SA; ATTR-2 not the informational signingTime", func(t *testing.T) {
 		each(t, func(t *testing.T, p produced) {
 			h := protectedOf(t, p.raw)
 			crit := critOf(t, h)
