@@ -56,12 +56,33 @@ type SignOCIOptions struct {
 	// Platform, when set ("os/arch" or "os/arch/variant"), signs only the
 	// manifest of that platform in the index the reference names.
 	Platform string
+	// BindTag signs the digest the reference (a tag) resolves to with the
+	// signed user metadata io.signet.tag=TAG (TagAnnotation), which a
+	// statement's tagBinding requires (docs/policy-extensions.md).
+	BindTag bool
 }
 
 // SignOCI signs the manifest that reference names in t and stores the
 // signature as its referrer (§6.1). reference is a digest or a tag; a tag is
 // resolved once and the digest is used from then on (SIGN-1, PUSH-5).
 func SignOCI(ctx context.Context, t Target, reference string, opts SignOCIOptions) (*Signed, error) {
+	if opts.BindTag {
+		if isDigestRef(reference) {
+			return nil, fmt.Errorf("%w: binding a tag needs a tag reference, not the digest %s", ErrInvalidInput, reference)
+		}
+		if opts.Recursive || opts.Platform != "" {
+			return nil, fmt.Errorf("%w: binding a tag excludes --recursive and --platform", ErrInvalidInput)
+		}
+		if v, ok := opts.UserMetadata[TagAnnotation]; ok && v != reference {
+			return nil, fmt.Errorf("%w: user metadata %s=%s contradicts the tag %s being bound", ErrInvalidInput, TagAnnotation, v, reference)
+		}
+		md := make(map[string]string, len(opts.UserMetadata)+1)
+		for k, v := range opts.UserMetadata {
+			md[k] = v
+		}
+		md[TagAnnotation] = reference
+		opts.UserMetadata = md
+	}
 	desc, err := resolve(ctx, t, reference)
 	if err != nil {
 		return nil, err
@@ -161,16 +182,34 @@ type VerifyOCIOptions struct {
 	// UserMetadata must be present in the signature (PAY-8).
 	UserMetadata map[string]string
 	// MaxSignatures bounds the signatures evaluated (VER-4); <= 0 means
-	// registry.DefaultMaxSignatures.
+	// registry.DefaultMaxSignatures. Under counterSignatures it also
+	// bounds the counter-signatures listed per signature.
 	MaxSignatures int
+	// TagBindings keeps the newest accepted tag binding per repository and
+	// tag; required when a tag is verified under a statement with
+	// tagBinding (docs/policy-extensions.md), unused otherwise.
+	TagBindings TagBindingState
+}
+
+func (o *VerifyOCIOptions) maxSignatures() int {
+	if o.MaxSignatures <= 0 {
+		return registry.DefaultMaxSignatures
+	}
+	return o.MaxSignatures
 }
 
 // VerifyOCI verifies the artifact reference names in t (§6.4): it selects
 // the statement for opts.Scope, checks that every trust store it names is
 // usable (a *verifier.TrustStoreError otherwise, TS-6), lists the
-// signatures, and evaluates them in order until one verifies. A signature that cannot be fetched or is not a
-// well-formed signature manifest counts as a failed signature and the next
-// is tried (the digest's recommendation for DISC-6).
+// signatures, and evaluates them in order until one verifies. A signature
+// that cannot be fetched or is not a well-formed signature manifest counts
+// as a failed signature and the next is tried (the digest's recommendation
+// for DISC-6).
+//
+// Under a "signet/v1" statement with minSignatures, counterSignatures or
+// (for a tag reference) tagBinding, evaluation goes on until every
+// requirement is met or the signatures run out, and the verdict reports
+// each in Outcome.Requirements (docs/policy-extensions.md).
 func VerifyOCI(ctx context.Context, t ReadTarget, reference string, opts VerifyOCIOptions) (*Outcome, error) {
 	if opts.Policy == nil || opts.Verifier == nil {
 		return nil, fmt.Errorf("verify: policy and verifier are required")
@@ -184,10 +223,14 @@ func VerifyOCI(ctx context.Context, t ReadTarget, reference string, opts VerifyO
 	if err := opts.Verifier.CheckTrustStores(ctx, stmt); err != nil {
 		return nil, err
 	}
-	// Until they are enforced, the verification members of signet/v1 are
-	// refused rather than ignored: ignoring them would be weaker.
-	if stmt.MinSignatures > 1 || len(stmt.CounterSignatures) > 0 || stmt.TagBinding != nil && !isDigestRef(reference) {
-		return nil, fmt.Errorf("%w: trust policy statement %q uses minSignatures, counterSignatures or tagBinding, which this build does not enforce yet", ErrInvalidInput, stmt.Name)
+	ext := newExtEval(stmt, &opts, reference)
+	if ext != nil {
+		if err := ext.checkStores(ctx); err != nil {
+			return nil, err
+		}
+		if ext.tag != "" && opts.TagBindings == nil {
+			return nil, fmt.Errorf("%w: trust policy statement %q has tagBinding, and no tag binding state was configured to verify a tag with", ErrInvalidInput, stmt.Name)
+		}
 	}
 	out := newOutcome(stmt)
 	desc, err := resolve(ctx, t, reference)
@@ -199,10 +242,7 @@ func VerifyOCI(ctx context.Context, t ReadTarget, reference string, opts VerifyO
 		out.Verdict = VerdictSkipped
 		return out, nil
 	}
-	max := opts.MaxSignatures
-	if max <= 0 {
-		max = registry.DefaultMaxSignatures
-	}
+	max := opts.maxSignatures()
 	sigs, truncated, err := registry.ListSignatures(ctx, t, desc, max)
 	if err != nil {
 		return nil, errors.Join(ErrIO, err)
@@ -234,9 +274,21 @@ func VerifyOCI(ctx context.Context, t ReadTarget, reference string, opts VerifyO
 			return nil, err
 		}
 		out.add(sd.Digest.String(), sig.MediaType, res)
-		if res.Verified {
-			return out, nil
+		if ext == nil {
+			if res.Verified {
+				return out, nil
+			}
+			continue
 		}
+		if err := ext.consider(ctx, t, sd, &out.Signatures[len(out.Signatures)-1]); err != nil {
+			return nil, err
+		}
+		if ext.done() {
+			break
+		}
+	}
+	if ext != nil && len(out.Signatures) > 0 {
+		return out, ext.finish(ctx, out, truncated, max)
 	}
 	if truncated && out.Verdict == VerdictNotTrusted {
 		out.Reason = fmt.Sprintf("signature evaluation stopped: the configured limit of %d signatures to verify per artifact was exceeded", max)

@@ -35,6 +35,10 @@ type Outcome struct {
 	Policy     PolicyRef          `json:"policy"`
 	Signatures []SignatureOutcome `json:"signatures"`
 	Reason     string             `json:"reason,omitempty"`
+	// Requirements reports the signet/v1 extension members of the
+	// statement (minSignatures, counterSignatures, tagBinding), when it
+	// has any that applied.
+	Requirements *Requirements `json:"requirements,omitempty"`
 }
 
 // PolicyRef names the trust policy statement that applied.
@@ -64,6 +68,26 @@ type SignatureOutcome struct {
 	Checks     []verifier.Check `json:"checks"`
 	// Error is the first enforced failure.
 	Error string `json:"error,omitempty"`
+
+	// The members below are set only under signet/v1 extension members
+	// (docs/policy-extensions.md).
+
+	// KeyID names the signing key (KeyID) of an accepted signature.
+	KeyID string `json:"keyId,omitempty"`
+	// Counted: the signature counts toward minSignatures.
+	Counted bool `json:"counted,omitempty"`
+	// NotCounted says why a signature does not count (or, for a
+	// counter-signature, satisfies no entry).
+	NotCounted string `json:"notCounted,omitempty"`
+	// BindsTag is the tag the signature binds (io.signet.tag), when it is
+	// the verified tag.
+	BindsTag string `json:"bindsTag,omitempty"`
+	// CounterSignatures are the counter-signatures evaluated on this
+	// signature.
+	CounterSignatures []SignatureOutcome `json:"counterSignatures,omitempty"`
+	// Satisfies names the counterSignatures entries a counter-signature
+	// satisfies.
+	Satisfies []string `json:"satisfies,omitempty"`
 
 	result *verifier.Result
 }
@@ -104,6 +128,13 @@ func newOutcome(stmt *trustpolicy.Statement) *Outcome {
 }
 
 func (o *Outcome) add(source, mediaType string, r *verifier.Result) {
+	o.Signatures = append(o.Signatures, newSignatureOutcome(source, mediaType, r))
+	if r.Verified {
+		o.Verdict = VerdictTrusted
+	}
+}
+
+func newSignatureOutcome(source, mediaType string, r *verifier.Result) SignatureOutcome {
 	so := SignatureOutcome{Source: source, MediaType: mediaType, Verified: r.Verified, Checks: r.Checks, result: r}
 	if c := r.Content; c != nil {
 		if len(c.CertificateChain) > 0 {
@@ -125,10 +156,7 @@ func (o *Outcome) add(source, mediaType string, r *verifier.Result) {
 	if r.Err != nil {
 		so.Error = r.Err.Error()
 	}
-	o.Signatures = append(o.Signatures, so)
-	if r.Verified {
-		o.Verdict = VerdictTrusted
-	}
+	return so
 }
 
 // Trusted returns the signature that verified, if any.

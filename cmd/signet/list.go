@@ -40,23 +40,43 @@ func newListCmd(env *Env) *cobra.Command {
 				return fmt.Errorf("%w: %w", signet.ErrIO, err)
 			}
 			ref := a.prefix() + "@" + desc.Digest.String()
-			if o.output.json() {
-				if sigs == nil {
-					sigs = []ocispec.Descriptor{}
+			// Counter-signatures (signatures of a signature manifest,
+			// docs/policy-extensions.md) are listed under their signature.
+			listed := make([]listedSignature, len(sigs))
+			for i, sd := range sigs {
+				listed[i].Descriptor = sd
+				sub := ocispec.Descriptor{MediaType: sd.MediaType, Digest: sd.Digest, Size: sd.Size}
+				cs, _, err := registry.ListSignatures(cmd.Context(), store, sub, o.maxSignatures)
+				if err != nil {
+					return fmt.Errorf("%w: %w", signet.ErrIO, err)
 				}
-				return writeJSON(env.Stdout, map[string]any{"reference": ref, "signatures": sigs, "truncated": truncated})
+				listed[i].CounterSignatures = cs
+			}
+			if o.output.json() {
+				return writeJSON(env.Stdout, map[string]any{"reference": ref, "signatures": listed, "truncated": truncated})
 			}
 			if len(sigs) == 0 {
 				fmt.Fprintf(env.Stdout, "%s has no associated signature\n", ref)
 				return nil
 			}
 			fmt.Fprintf(env.Stdout, "%s\n└── %s\n", ref, "application/vnd.cncf.notary.signature")
-			for i, s := range sigs {
-				branch := "├──"
+			for i, s := range listed {
+				branch, below := "├──", "│  "
 				if i == len(sigs)-1 {
-					branch = "└──"
+					branch, below = "└──", "   "
 				}
 				fmt.Fprintf(env.Stdout, "    %s %s\n", branch, s.Digest)
+				if len(s.CounterSignatures) == 0 {
+					continue
+				}
+				fmt.Fprintf(env.Stdout, "    %s └── counter-signatures\n", below)
+				for j, c := range s.CounterSignatures {
+					b := "├──"
+					if j == len(s.CounterSignatures)-1 {
+						b = "└──"
+					}
+					fmt.Fprintf(env.Stdout, "    %s     %s %s\n", below, b, c.Digest)
+				}
 			}
 			if truncated {
 				fmt.Fprintf(env.Stderr, "Warning: only the first %d signatures are listed; raise --max-signatures to see more\n", len(sigs))
@@ -69,6 +89,13 @@ func newListCmd(env *Env) *cobra.Command {
 	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "the reference is an OCI image layout directory or tar archive")
 	cmd.Flags().IntVar(&o.maxSignatures, "max-signatures", registry.DefaultMaxSignatures, "maximum number of signatures to list")
 	return cmd
+}
+
+// listedSignature is one signature in list's output: its descriptor and
+// its counter-signatures.
+type listedSignature struct {
+	ocispec.Descriptor
+	CounterSignatures []ocispec.Descriptor `json:"counterSignatures,omitempty"`
 }
 
 // checkMaxSignatures refuses a --max-signatures that is not positive, as

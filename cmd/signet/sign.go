@@ -9,6 +9,8 @@ import (
 
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/registry"
+	"github.com/signet-dev/signet/revocation"
+	"github.com/signet-dev/signet/trustpolicy"
 )
 
 type signOpts struct {
@@ -19,6 +21,11 @@ type signOpts struct {
 	form      string
 	recursive bool
 	platform  string
+	// signet/v1 extensions (docs/policy-extensions.md).
+	bindTag     bool
+	countersign bool
+	signature   string
+	scope       string
 }
 
 func newSignCmd(env *Env) *cobra.Command {
@@ -31,11 +38,20 @@ as a referrer of it. A reference is REGISTRY/REPOSITORY@sha256:DIGEST (or
 :TAG) in a registry; with --oci-layout it is an OCI image layout
 directory or tar archive followed by @digest or :tag; a tag is resolved once
 and the digest is signed. With --recursive an image index is signed together
-with every manifest it lists; --platform signs one platform's manifest.`,
+with every manifest it lists; --platform signs one platform's manifest.
+
+--bind-tag signs the digest a tag resolves to with the signed user metadata
+io.signet.tag=TAG, which a trust policy's tagBinding requires.
+--countersign signs, instead of the artifact, every signature of it that the
+OCI trust policy accepts (or the one --signature names): a counter-signature
+is a signature whose subject is the signature manifest, which a trust policy's
+counterSignatures requires (docs/policy-extensions.md).`,
 		Example: `  signet sign registry.example.com/app@sha256:9f2c...
   signet sign --oci-layout ./layout@sha256:9f2c...
   signet sign --oci-layout --key release --signature-format cose -e 720h -m build=42 ./layout:v1
-  signet sign --oci-layout --recursive ./image.tar:latest`,
+  signet sign --oci-layout --recursive ./image.tar:latest
+  signet sign --key release --bind-tag registry.example.com/app:v1
+  signet sign --key security --countersign registry.example.com/app@sha256:9f2c...`,
 		Args: minArgs(1, "at least one artifact reference"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, env, o, args) },
 	}
@@ -46,6 +62,10 @@ with every manifest it lists; --platform signs one platform's manifest.`,
 	cmd.Flags().StringVar(&o.form, "signature-manifest", "image", "signature manifest form: image (config media type, what notation v1.3.2 reads) or artifact (OCI 1.1 artifactType)")
 	cmd.Flags().BoolVarP(&o.recursive, "recursive", "r", false, "sign an image index and every manifest it lists")
 	cmd.Flags().StringVar(&o.platform, "platform", "", "sign only this platform's manifest of an image index (os/arch[/variant])")
+	cmd.Flags().BoolVar(&o.bindTag, "bind-tag", false, "bind the tag: sign the digest it resolves to with user metadata io.signet.tag=TAG")
+	cmd.Flags().BoolVar(&o.countersign, "countersign", false, "counter-sign the artifact's signatures that the OCI trust policy accepts")
+	cmd.Flags().StringVar(&o.signature, "signature", "", "with --countersign: counter-sign only the signature with this manifest digest")
+	cmd.Flags().StringVar(&o.scope, "scope", "", "with --countersign --oci-layout: repository URI (REGISTRY/REPO) that selects the trust policy statement")
 	_ = cmd.RegisterFlagCompletionFunc("signature-manifest", cobra.FixedCompletions([]string{"image", "artifact"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -88,6 +108,9 @@ func runSign(cmd *cobra.Command, env *Env, o *signOpts, args []string) error {
 	if o.recursive && o.platform != "" {
 		return usageErr(errors.New("--recursive and --platform exclude each other"))
 	}
+	if err := o.checkExtensionFlags(); err != nil {
+		return err
+	}
 	refs, err := parseArtifactRefs(env, args, o.ociLayout, &o.registry)
 	if err != nil {
 		return err
@@ -96,9 +119,18 @@ func runSign(cmd *cobra.Command, env *Env, o *signOpts, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := signet.SignOCIOptions{SignOptions: sopts, Form: form, Recursive: o.recursive, Platform: o.platform}
+	opts := signet.SignOCIOptions{SignOptions: sopts, Form: form, Recursive: o.recursive, Platform: o.platform, BindTag: o.bindTag}
 	ctx := cmd.Context()
+	if o.countersign {
+		return runCounterSign(cmd, env, o, refs, opts)
+	}
 	for _, a := range refs {
+		if o.bindTag {
+			if a.isDigest() {
+				return usageErr(fmt.Errorf("--bind-tag needs a tag reference (REPO:TAG), and %s names a digest", a))
+			}
+			continue
+		}
 		if !a.isDigest() {
 			fmt.Fprintf(env.Stderr, "Warning: always sign the artifact by digest (@sha256:...) rather than a tag (%s): the tag may point to other content later\n", a)
 		}
@@ -154,6 +186,89 @@ func runSign(cmd *cobra.Command, env *Env, o *signOpts, args []string) error {
 	for _, e := range errs {
 		if e != nil {
 			failed = append(failed, e)
+		}
+	}
+	return firstError(failed)
+}
+
+func (o *signOpts) checkExtensionFlags() error {
+	switch {
+	case o.countersign && o.bindTag:
+		return usageErr(errors.New("--countersign and --bind-tag exclude each other"))
+	case o.countersign && (o.recursive || o.platform != ""):
+		return usageErr(errors.New("--countersign excludes --recursive and --platform"))
+	case o.bindTag && (o.recursive || o.platform != ""):
+		return usageErr(errors.New("--bind-tag excludes --recursive and --platform"))
+	case o.signature != "" && !o.countersign:
+		return usageErr(errors.New("--signature is only for --countersign"))
+	case o.scope != "" && !(o.countersign && o.ociLayout):
+		return usageErr(errors.New("--scope is only for --countersign with --oci-layout: a registry reference names its own repository"))
+	case o.countersign && o.ociLayout && o.scope == "":
+		return usageErr(errors.New("--scope is required with --countersign --oci-layout: it names the repository (REGISTRY/REPO) whose trust policy statement decides which signatures are accepted"))
+	}
+	return nil
+}
+
+// counterSignResult is the JSON form of one counter-signature.
+type counterSignResult struct {
+	Reference          string `json:"reference"`
+	On                 string `json:"on"`
+	Signature          string `json:"signature"`
+	SignatureMediaType string `json:"signatureMediaType"`
+	SigningTime        string `json:"signingTime"`
+}
+
+// runCounterSign counter-signs the accepted signatures of each reference.
+func runCounterSign(cmd *cobra.Command, env *Env, o *signOpts, refs []artifactRef, opts signet.SignOCIOptions) error {
+	dir, err := env.configDir()
+	if err != nil {
+		return err
+	}
+	policy, _, err := trustpolicy.LoadOCI(dir.Path)
+	if err != nil {
+		return policyLoadError(err, "signet policy")
+	}
+	// Revocation is checked with the default timeouts, as verify does.
+	v, err := newVerifier(env, dir, &verifyFlags{ocspTimeout: revocation.DefaultOCSPTimeout, crlTimeout: revocation.DefaultCRLTimeout})
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	var done []counterSignResult
+	var failed []error
+	for _, a := range refs {
+		var made []signet.CounterSigned
+		err := a.withWritable(ctx, func(t signet.Target) error {
+			var err error
+			made, err = signet.CounterSignOCI(ctx, t, a.reference, signet.CounterSignOCIOptions{
+				Sign: opts, Policy: policy, Verifier: v, Scope: a.scope(o.scope), Signature: o.signature,
+			})
+			return err
+		})
+		for _, m := range made {
+			r := counterSignResult{
+				Reference: a.prefix() + "@" + m.Target.Digest.String(), On: m.On.Digest.String(),
+				Signature: m.Manifest.Digest.String(), SignatureMediaType: m.MediaType,
+				SigningTime: m.SigningTime.UTC().Format("2006-01-02T15:04:05Z"),
+			}
+			done = append(done, r)
+			if !o.output.json() {
+				fmt.Fprintf(env.Stdout, "Successfully counter-signed signature %s of %s\nCounter-signature manifest: %s (%s)\n", r.On, a, r.Signature, r.SignatureMediaType)
+			}
+		}
+		if err != nil {
+			if errors.Is(err, signet.ErrInvalidInput) {
+				err = usageErr(err)
+			}
+			failed = append(failed, fmt.Errorf("counter-sign %s: %w", a, err))
+		}
+	}
+	if o.output.json() {
+		if done == nil {
+			done = []counterSignResult{}
+		}
+		if err := writeJSON(env.Stdout, done); err != nil {
+			return err
 		}
 	}
 	return firstError(failed)

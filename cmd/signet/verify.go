@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/signet-dev/signet"
+	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/registry"
 	"github.com/signet-dev/signet/trustpolicy"
 	"github.com/signet-dev/signet/verifier"
@@ -115,6 +118,10 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, args []string) error
 			fmt.Fprintf(env.Stderr, "Warning: always verify the artifact by digest (@sha256:...) rather than a tag (%s)\n", a)
 		}
 	}
+	tagState, err := env.tagBindings()
+	if err != nil {
+		return err
+	}
 	outs := make([]*signet.Outcome, len(refs))
 	errs := make([]error, len(refs))
 	forEach(len(refs), verifyConcurrency, func(i int) {
@@ -126,6 +133,7 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, args []string) error
 		}
 		outs[i], errs[i] = signet.VerifyOCI(ctx, t, a.reference, signet.VerifyOCIOptions{
 			Policy: policy, Verifier: v, Scope: a.scope(o.scope), UserMetadata: md, MaxSignatures: o.maxSignatures,
+			TagBindings: tagState,
 		})
 		if outs[i] != nil {
 			outs[i].Artifact = a.prefix() + "@" + outs[i].Artifact
@@ -204,6 +212,13 @@ func explainOutcome(out *signet.Outcome, err error, what string) error {
 	if err == nil || out == nil {
 		return err
 	}
+	if out.Requirements != nil {
+		for _, h := range requirementHints {
+			if errors.Is(err, h.err) {
+				return withHint(fmt.Errorf("signature verification failed for %s: %w", what, err), h.hint)
+			}
+		}
+	}
 	if errors.Is(err, signet.ErrSignatureLimit) {
 		return withHint(fmt.Errorf("signature verification failed for %s: %w", what, err), "every signature evaluated failed: raise --max-signatures to evaluate more of them")
 	}
@@ -216,6 +231,18 @@ func explainOutcome(out *signet.Outcome, err error, what string) error {
 		return withHint(fmt.Errorf("signature verification failed for %s: %w", what, err), "sign the artifact first ('signet sign'), or check the reference")
 	}
 	return fmt.Errorf("signature verification failed for %s: %w", what, err)
+}
+
+// requirementHints say what to do when a signet/v1 requirement is not met.
+var requirementHints = []struct {
+	err  error
+	hint string
+}{
+	{signet.ErrTagRollback, "the registry serves an older image under this tag than one already verified; verify by digest if the rollback is intended"},
+	{signet.ErrTagBindingExpired, "the publisher must bind the tag again: 'signet sign --bind-tag REPO:TAG' (e.g. from a scheduled job)"},
+	{signet.ErrTagNotBound, "verify by digest, or have the publisher bind the tag: 'signet sign --bind-tag REPO:TAG'"},
+	{signet.ErrTooFewSignatures, "more trusted signers must sign ('signet sign' with their keys); one key counts once"},
+	{signet.ErrCounterSignatureMissing, "the counter-signer must sign a signature: 'signet sign --countersign REF' (or 'notation sign REPO@SIGNATURE_DIGEST')"},
 }
 
 // firstFailure is the first signature evaluated: the error message names
@@ -259,9 +286,18 @@ func printOutcomeText(stdout, stderr io.Writer, out *signet.Outcome) {
 		if line := revocationLine(s.Revocation); line != "" {
 			fmt.Fprintf(stdout, "  revocation: %s\n", line)
 		}
+		printRequirements(stdout, out)
 		return
 	}
+	if out.Requirements != nil {
+		fmt.Fprintf(stdout, "%s: not trusted: %s\n", out.Artifact, out.Reason)
+		printRequirements(stdout, out)
+	}
 	for i, s := range out.Signatures {
+		if out.Requirements != nil {
+			printSignatureLine(stdout, "  ", s)
+			continue
+		}
 		name := s.Source
 		if name == "" {
 			name = fmt.Sprintf("signature %d", i+1)
@@ -274,6 +310,76 @@ func printOutcomeText(stdout, stderr io.Writer, out *signet.Outcome) {
 			}
 			fmt.Fprintln(stdout, line)
 		}
+	}
+}
+
+// printRequirements prints the signet/v1 requirements of a verdict and
+// what each signature contributed (docs/policy-extensions.md).
+func printRequirements(w io.Writer, out *signet.Outcome) {
+	r := out.Requirements
+	if r == nil {
+		return
+	}
+	if m := r.MinSignatures; m != nil {
+		fmt.Fprintf(w, "  minSignatures: %d of %d distinct trusted signing keys (%s)\n", m.Counted, m.Required, metWord(m.Met))
+	}
+	for _, c := range r.CounterSignatures {
+		if c.Met {
+			fmt.Fprintf(w, "  counter-signer %q: met by %s on signature %s (%s)\n", c.Name, c.CounterSignature, c.On, c.Signer)
+		} else {
+			fmt.Fprintf(w, "  counter-signer %q: not met\n", c.Name)
+		}
+	}
+	if tb := r.TagBinding; tb != nil {
+		switch {
+		case tb.Met:
+			fmt.Fprintf(w, "  tag binding: %q bound by %s at %s (age %s, maxAge %s)\n", tb.Tag, tb.BoundBy, tb.BindingTime.Format(time.RFC3339), tb.Age, tb.MaxAge)
+		default:
+			fmt.Fprintf(w, "  tag binding: %q not met: %s\n", tb.Tag, tb.Reason)
+		}
+		if p := tb.Previous; p != nil {
+			fmt.Fprintf(w, "  tag binding accepted before: %s at %s\n", p.Digest, p.Time.Format(time.RFC3339))
+		}
+	}
+	if out.Verdict == signet.VerdictTrusted {
+		for _, s := range out.Signatures {
+			printSignatureLine(w, "  ", s)
+		}
+	}
+}
+
+func metWord(met bool) string {
+	if met {
+		return "met"
+	}
+	return "not met"
+}
+
+// printSignatureLine prints one signature under signet/v1 requirements:
+// counted or why not, with its counter-signatures below it.
+func printSignatureLine(w io.Writer, indent string, s signet.SignatureOutcome) {
+	state := "counted"
+	switch {
+	case len(s.Satisfies) > 0:
+		state = "satisfies " + strings.Join(s.Satisfies, ", ")
+	case s.Error != "":
+		state = "failed: " + s.Error
+	case s.NotCounted != "":
+		state = s.NotCounted
+	case !s.Counted:
+		state = "not counted"
+	}
+	signer := ""
+	if s.Signer != "" {
+		signer = " (" + s.Signer + ")"
+	}
+	tag := ""
+	if s.BindsTag != "" {
+		tag = fmt.Sprintf(" [binds tag %q]", s.BindsTag)
+	}
+	fmt.Fprintf(w, "%ssignature %s%s%s: %s\n", indent, s.Source, signer, tag, state)
+	for _, c := range s.CounterSignatures {
+		printSignatureLine(w, indent+"  counter-", c)
 	}
 }
 
@@ -293,4 +399,16 @@ func revocationLine(rs []signet.RevocationInfo) string {
 		parts = append(parts, fmt.Sprintf("%s %s (%s)", name, r.Result, r.Method))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// tagBindings is the rollback state of tagBinding, {CACHE}/tagbinding
+// (docs/policy-extensions.md). Without a cache directory it is nil, and a
+// tag verified under tagBinding is refused (exit 2) rather than verified
+// without rollback protection.
+func (e *Env) tagBindings() (signet.TagBindingState, error) {
+	dir, err := config.ResolveCacheDir(e.Getenv)
+	if err != nil {
+		return nil, nil
+	}
+	return &signet.FileTagBindings{Dir: filepath.Join(dir, "tagbinding")}, nil
 }

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"oras.land/oras-go/v2/content/oci"
+
+	"github.com/signet-dev/signet/internal/testregistry"
+)
+
+// TestExtensionsCLI drives every signet/v1 member through the CLI on an OCI
+// layout (docs/policy-extensions.md): verify's verdict in text and JSON,
+// exit codes 1 with a Hint for each unmet requirement, sign --bind-tag,
+// sign --countersign (and --signature), and list showing
+// counter-signatures under their signature.
+func TestExtensionsCLI(t *testing.T) {
+	c := newCLI(t)
+	c.env = map[string]string{"SIGNET_CONFIG": c.cfg, "SIGNET_CACHE": t.TempDir()}
+	for _, k := range []struct{ name, store string }{{"alice", "release"}, {"bob", "release"}, {"sec", "security"}} {
+		kf := c.addChainKey(k.name, "ec-256")
+		c.must("cert", "add", "--type", "ca", "--store", k.store, kf.rootFile)
+	}
+	policy := `{"version":"signet/v1","trustPolicies":[{"name":"release","registryScopes":["example.com/team/*"],
+		"signatureVerification":{"level":"strict"},"trustStores":["ca:release"],"trustedIdentities":["*"],
+		"minSignatures":2,"counterSignatures":[{"name":"security","trustStores":["ca:security"],"trustedIdentities":["*"]}],
+		"tagBinding":{"maxAge":"1h"}}]}`
+	c.must("policy", "import", writeFile(t, t.TempDir(), "p.json", []byte(policy)))
+	layout, _ := newLayout(t)
+	tag := layout + ":v1"
+	verify := func(extra ...string) result {
+		return c.run(append([]string{"verify", "--oci-layout", "--scope", "example.com/team/app"}, append(extra, tag)...)...)
+	}
+
+	r := c.must("sign", "--oci-layout", "--key", "alice", "--bind-tag", tag)
+	if strings.Contains(r.stderr, signWarning) {
+		t.Errorf("--bind-tag warns about signing a tag:\n%s", r)
+	}
+	r = verify()
+	checkFailure(t, r, exitNotTrusted, "1 of the required 2 signatures by distinct trusted signing keys verified", "more trusted signers must sign")
+	if !strings.Contains(r.stdout, "minSignatures: 1 of 2 distinct trusted signing keys (not met)") || !strings.Contains(r.stdout, `[binds tag "v1"]: counted`) {
+		t.Errorf("text verdict:\n%s", r)
+	}
+	r = verify("-o", "json")
+	var out struct {
+		Verdict      string
+		Requirements struct {
+			MinSignatures struct{ Required, Counted int }
+		}
+		Signatures []struct {
+			Counted  bool
+			KeyID    string
+			BindsTag string
+		}
+	}
+	jsonOut(t, r, &out)
+	if out.Verdict != "notTrusted" || out.Requirements.MinSignatures.Required != 2 || out.Requirements.MinSignatures.Counted != 1 ||
+		len(out.Signatures) != 1 || !out.Signatures[0].Counted || !strings.HasPrefix(out.Signatures[0].KeyID, "sha256:") || out.Signatures[0].BindsTag != "v1" {
+		t.Errorf("JSON verdict: %+v\n%s", out, r.stdout)
+	}
+
+	c.must("sign", "--oci-layout", "--key", "bob", tag)
+	checkFailure(t, verify(), exitNotTrusted, `no accepted signature is counter-signed by "security"`, "signet sign --countersign REF")
+
+	// --signature picks one signature; the sec key counter-signs it.
+	var sigs struct {
+		Signatures []struct {
+			Digest            string
+			CounterSignatures []json.RawMessage
+		}
+	}
+	jsonOut(t, c.must("list", "--oci-layout", "-o", "json", tag), &sigs)
+	if len(sigs.Signatures) != 2 {
+		t.Fatalf("list: %+v", sigs)
+	}
+	r = c.must("sign", "--oci-layout", "--key", "sec", "--countersign", "--scope", "example.com/team/app", "--signature", sigs.Signatures[1].Digest, tag)
+	if !strings.Contains(r.stdout, "Successfully counter-signed signature "+sigs.Signatures[1].Digest) || strings.Count(r.stdout, "Successfully counter-signed") != 1 {
+		t.Errorf("countersign --signature:\n%s", r)
+	}
+	r = verify()
+	if r.code != 0 || !strings.Contains(r.stdout, "minSignatures: 2 of 2 distinct trusted signing keys (met)") ||
+		!strings.Contains(r.stdout, `counter-signer "security": met by`) || !strings.Contains(r.stdout, `tag binding: "v1" bound by`) ||
+		!strings.Contains(r.stdout, "counter-signature sha256:") {
+		t.Fatalf("verify after counter-signing:\n%s", r)
+	}
+	r = c.must("list", "--oci-layout", tag)
+	if !strings.Contains(r.stdout, "counter-signatures") {
+		t.Errorf("list does not show the counter-signature:\n%s", r)
+	}
+	jsonOut(t, c.must("list", "--oci-layout", "-o", "json", tag), &sigs)
+	if n := len(sigs.Signatures[0].CounterSignatures) + len(sigs.Signatures[1].CounterSignatures); n != 1 {
+		t.Errorf("list -o json: %d counter-signatures", n)
+	}
+
+	// Re-point the tag to an image with no binding.
+	store, err := oci.NewWithContext(context.Background(), layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := testregistry.PushImage(t, store, "other", "")
+	otherRef := layout + "@" + other.Digest.String()
+	c.must("sign", "--oci-layout", "--key", "alice", otherRef)
+	c.must("sign", "--oci-layout", "--key", "bob", otherRef)
+	c.must("sign", "--oci-layout", "--key", "sec", "--countersign", "--scope", "example.com/team/app", otherRef)
+	// A fresh handle: the first one's index.json predates the signatures.
+	if store, err = oci.NewWithContext(context.Background(), layout); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Tag(context.Background(), other, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	r = verify()
+	checkFailure(t, r, exitNotTrusted, `binds tag "v1"`, "verify by digest, or have the publisher bind the tag")
+	if !strings.Contains(r.stdout, `tag binding: "v1" not met: no trusted signature of`) {
+		t.Errorf("text verdict of a re-pointed tag:\n%s", r)
+	}
+	// By digest, the same image is trusted: tagBinding applies to tags.
+	c.must("verify", "--oci-layout", "--scope", "example.com/team/app", otherRef)
+
+	// Flag misuse is exit 2.
+	for _, args := range [][]string{
+		{"sign", "--oci-layout", "--bind-tag", layout + "@sha256:" + strings.Repeat("0", 64)},
+		{"sign", "--oci-layout", "--countersign", tag},
+		{"sign", "--oci-layout", "--signature", "sha256:" + strings.Repeat("0", 64), tag},
+		{"sign", "--oci-layout", "--countersign", "--bind-tag", "--scope", "example.com/a", tag},
+	} {
+		if r := c.run(args...); r.code != exitUsage {
+			t.Errorf("%v: want exit 2:\n%s", args, r)
+		}
+	}
+}
