@@ -144,6 +144,7 @@ func (s *Statement) validateExtensions(r reporter, ext bool) {
 		s.refuseExtensions(r, fmt.Sprintf("it is a signet extension: set \"version\" to %q (notation then refuses the document instead of ignoring the member)", ExtensionVersion))
 		return
 	}
+	s.validateCosign(r)
 	if s.IsSkip() {
 		if s.MinSignatures != 0 || len(s.CounterSignatures) > 0 || s.TagBinding != nil {
 			r.add("", "level skip cannot be configured with minSignatures, counterSignatures or tagBinding")
@@ -213,6 +214,7 @@ func (s *Statement) refuseExtensions(r reporter, why string) {
 	if s.TagBinding != nil {
 		r.add("tagBinding", "tagBinding is not allowed: "+why)
 	}
+	s.refuseCosign(r, why)
 }
 
 // ExtensionMember is one use of a signet/v1 extension in a document.
@@ -252,6 +254,7 @@ func (d *Document) ExtensionMembers() []ExtensionMember {
 			out = append(out, ExtensionMember{Statement: s.Name, Member: fmt.Sprintf("counterSignatures[%d]", j), Value: c.Name,
 				Meaning: fmt.Sprintf("an accepted signature must be counter-signed by %s (%s)", c.Name, strings.Join(c.TrustStores, ", "))})
 		}
+		out = append(out, s.cosignMembers()...)
 		if s.TagBinding != nil {
 			out = append(out, ExtensionMember{Statement: s.Name, Member: "tagBinding", Value: "maxAge " + s.TagBinding.MaxAge,
 				Meaning: "a verified tag must be bound by a signature younger than " + s.TagBinding.MaxAge})

@@ -12,6 +12,9 @@ const (
 	StoreCA               = "ca"
 	StoreSigningAuthority = "signingAuthority"
 	StoreTSA              = "tsa"
+	// StorePublicKey is signet's publickey store type (signet/v1 only;
+	// cosign.go).
+	StorePublicKey = "publickey"
 )
 
 // MaxTrustedIdentities bounds the trusted identities of one statement.
@@ -56,6 +59,12 @@ type Statement struct {
 	// TagBinding, when set, requires a verified tag to be bound by a fresh
 	// trusted signature, and refuses rollbacks.
 	TagBinding *TagBinding `json:"tagBinding,omitempty"`
+	// TransparencyLog is how cosign signatures' transparency log entries
+	// are treated: TlogRequire, TlogVerify (the default) or TlogSkip.
+	TransparencyLog string `json:"transparencyLog,omitempty"`
+	// RekorTrustStores are "publickey:<name>" stores holding the Rekor
+	// public keys that transparency log entries are checked against.
+	RekorTrustStores []string `json:"rekorTrustStores,omitempty"`
 }
 
 // Actions returns the action of each of the five validations: the level's
@@ -144,7 +153,7 @@ func validateTrustStores(stores []string, r reporter) {
 		switch {
 		case !ok:
 			r.add("trustStores", fmt.Sprintf("entry %q is not of the form <type>:<name>", e))
-		case typ != StoreCA && typ != StoreSigningAuthority && typ != StoreTSA:
+		case typ != StoreCA && typ != StoreSigningAuthority && typ != StoreTSA && typ != StorePublicKey:
 			r.add("trustStores", fmt.Sprintf("entry %q has unsupported trust store type %q; use ca, signingAuthority or tsa", e, typ))
 		case !storeNamePattern.MatchString(name):
 			r.add("trustStores", fmt.Sprintf("entry %q has invalid store name %q; a name matches [a-zA-Z0-9_.-]+", e, name))
