@@ -21,6 +21,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/signet-dev/signet/internal/peer"
 	"github.com/signet-dev/signet/internal/testregistry"
 	"github.com/signet-dev/signet/internal/testsign"
 	"github.com/signet-dev/signet/registry"
@@ -455,6 +456,68 @@ func TestImageRepository(t *testing.T) {
 			got, err := imageRepository(c.in, digest.Digest(dg))
 			if c.ok != (err == nil) || got != c.want {
 				t.Errorf("imageRepository(%q) = %q, %v; want %q, ok=%v", c.in, got, err, c.want, c.ok)
+			}
+		})
+	}
+}
+
+// TestNotationSignatures: images signed by notation v1.3.2 (JWS and COSE),
+// with notation's own configuration directory (its test key's trust store
+// and a trust policy imported with notation policy import), are trusted by
+// the verifier given that directory; an unsigned image in the same
+// repository is not. On both registries: referrers API and tag schema.
+func TestNotationSignatures(t *testing.T) {
+	notation := peer.Notation(t)
+	for _, rc := range []struct {
+		name string
+		reg  func(t *testing.T) *testregistry.Registry
+	}{
+		{name: "go-containerregistry with referrers API", reg: func(t *testing.T) *testregistry.Registry {
+			return testregistry.New(t, testregistry.Options{Referrers: true})
+		}},
+		{name: "distribution v3", reg: func(t *testing.T) *testregistry.Registry {
+			return testregistry.Distribution(t, testregistry.DistributionOptions{})
+		}},
+	} {
+		t.Run(rc.name, func(t *testing.T) {
+			reg := rc.reg(t)
+			xdg := t.TempDir()
+			env := []string{"HOME=" + xdg, "XDG_CONFIG_HOME=" + xdg, "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache")}
+			notate := func(args ...string) {
+				t.Helper()
+				if stdout, stderr, err := peer.Run(t, notation, env, args...); err != nil {
+					t.Fatalf("notation %s: %v\n%s%s", strings.Join(args, " "), err, stdout, stderr)
+				}
+			}
+			notate("cert", "generate-test", "--default", "nkey")
+			policy := `{"version":"1.0","trustPolicies":[{"name":"from-notation","registryScopes":["` + reg.Ref("app") + `"],` +
+				`"signatureVerification":{"level":"strict"},"trustStores":["ca:nkey"],"trustedIdentities":["x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=nkey"]}]}`
+			policyFile := filepath.Join(xdg, "policy.json")
+			if err := os.WriteFile(policyFile, []byte(policy), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			notate("policy", "import", "--force", policyFile)
+
+			repo, _, err := registry.NewRepository(reg.Ref("app"), registry.RemoteOptions{PlainHTTP: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			jws := testregistry.PushImage(t, repo, "jws", "jws")
+			cose := testregistry.PushImage(t, repo, "cose", "cose")
+			unsigned := testregistry.PushImage(t, repo, "unsigned", "unsigned")
+			notate("sign", "--insecure-registry", "--signature-format", "jws", reg.Ref("app@"+jws.Digest.String()))
+			notate("sign", "--insecure-registry", "--signature-format", "cose", reg.Ref("app@"+cose.Digest.String()))
+
+			f := &fixture{reg: reg, home: t.TempDir(), cfg: &testsign.Config{Dir: filepath.Join(xdg, "notation")}}
+			for _, c := range []verdictCase{
+				{name: "notation JWS signature", image: reg.Ref("app:jws"), desc: jws, wantCode: exitOK,
+					want: []string{"signet: trusted " + reg.Ref("app") + "@" + jws.Digest.String(), `policy "from-notation"`, "CN=nkey"}},
+				{name: "notation COSE signature", image: reg.Ref("app:cose"), desc: cose, wantCode: exitOK,
+					want: []string{"signet: trusted " + reg.Ref("app") + "@" + cose.Digest.String()}},
+				{name: "unsigned", image: reg.Ref("app:unsigned"), desc: unsigned, wantCode: exitNotTrusted,
+					want: []string{"no signature is associated with the image"}},
+			} {
+				t.Run(c.name, func(t *testing.T) { f.run(t, c) })
 			}
 		})
 	}
