@@ -82,3 +82,114 @@ func TestNotationRefusesExtensions(t *testing.T) {
 		})
 	}
 }
+
+// TestNotationSignaturesUnderExtensions: what notation v1.3.2 makes counts
+// under a signet/v1 policy (docs/policy-extensions.md), on registries with
+// and without the referrers API and in an OCI layout: its signatures count
+// toward minSignatures (one key signing twice counts once), `notation sign
+// REPO@SIGNATURE_DIGEST` makes a counter-signature signet accepts, and
+// `--user-metadata io.signet.tag=TAG` binds a tag (VER-4, VER-5, VER-6,
+// PAY-8).
+func TestNotationSignaturesUnderExtensions(t *testing.T) {
+	w := newWorld(t, peer.Notation(t))
+	for _, k := range []string{"alice", "bob", "sec", "stranger"} {
+		w.addKey(k, "ec-256")
+	}
+	places := map[string]struct {
+		scope  string
+		layout bool
+		reg    *testregistry.Registry
+	}{"oci-layout": {scope: "example.com/ext/app", layout: true}}
+	for name, reg := range registries(t) {
+		places[name] = struct {
+			scope  string
+			layout bool
+			reg    *testregistry.Registry
+		}{scope: reg.Ref("ext/app"), reg: reg}
+	}
+	for name, p := range places {
+		t.Run(name, func(t *testing.T) {
+			policy := extPolicyDoc(t, "signet/v1", []string{p.scope}, []string{"ca:alice", "ca:bob"}, map[string]any{
+				"minSignatures":     2,
+				"counterSignatures": []any{map[string]any{"name": "security", "trustStores": []string{"ca:sec"}, "trustedIdentities": []string{"*"}}},
+				"tagBinding":        map[string]any{"maxAge": "1h"},
+			})
+			writeFile(t, w.Config(), "trustpolicy.json", policy)
+			var base, byTag, byDigest string
+			var layoutArgs, notationArgs []string
+			if p.layout {
+				dir, d := newLayout(t)
+				base, byTag, byDigest = dir, dir+":v1", dir+"@"+d.String()
+				layoutArgs = []string{"--oci-layout", "--scope", p.scope}
+				notationArgs = []string{"--oci-layout"}
+			} else {
+				byDigest = pushImage(t, p.scope, "v1")
+				base, byTag = p.scope, p.scope+":v1"
+				notationArgs = []string{"--insecure-registry"}
+			}
+			notation := func(args ...string) {
+				t.Helper()
+				must(t, w.Notation(append(append([]string{"sign"}, notationArgs...), args...)...), "notation sign")
+			}
+			verify := func(ref string) (result, map[string]any) {
+				t.Helper()
+				r := w.Signet(append(append([]string{"verify", "-o", "json"}, layoutArgs...), ref)...)
+				var out map[string]any
+				if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+					t.Fatalf("verify -o json: %v\n%s", err, r)
+				}
+				return r, out
+			}
+
+			notation("--key", "alice", "--user-metadata", "io.signet.tag=v1", byDigest)
+			notation("--key", "alice", byDigest)
+			if r, out := verify(byDigest); r.code != 1 || !strings.Contains(out["reason"].(string), "1 of the required 2 signatures") {
+				t.Fatalf("one key twice must count once: %s", r)
+			}
+			notation("--key", "bob", byDigest)
+			notation("--key", "stranger", byDigest) // not in the statement's stores: never counted
+			if r, out := verify(byDigest); r.code != 1 || !strings.Contains(out["reason"].(string), `no accepted signature is counter-signed by "security"`) {
+				t.Fatalf("without a counter-signature: %s", r)
+			}
+			// notation counter-signs one of the accepted signatures;
+			// a counter-signature by a key outside ca:sec does not count.
+			lr := must(t, w.Signet(append(append([]string{"list", "-o", "json"}, layoutArgs[:min(1, len(layoutArgs))]...), byDigest)...), "signet list")
+			var l struct{ Signatures []struct{ Digest string } }
+			if err := json.Unmarshal([]byte(lr.stdout), &l); err != nil || len(l.Signatures) != 4 {
+				t.Fatalf("signet list: %v %s", err, lr)
+			}
+			_, out := verify(byDigest)
+			var accepted string
+			for _, s := range out["signatures"].([]any) {
+				if so := s.(map[string]any); so["counted"] == true {
+					accepted = so["source"].(string)
+				}
+			}
+			notation("--key", "stranger", base+"@"+accepted)
+			if r, _ := verify(byDigest); r.code != 1 {
+				t.Fatalf("a counter-signature from the wrong store counted: %s", r)
+			}
+			notation("--key", "sec", base+"@"+accepted)
+			r, out := verify(byTag)
+			if r.code != 0 {
+				t.Fatalf("signet verify of notation's signatures by tag: %s", r)
+			}
+			req := out["requirements"].(map[string]any)
+			if ms := req["minSignatures"].(map[string]any); ms["counted"] != 2.0 || ms["met"] != true {
+				t.Errorf("minSignatures %v", ms)
+			}
+			if cs := req["counterSignatures"].([]any)[0].(map[string]any); cs["met"] != true || cs["on"] != accepted {
+				t.Errorf("counterSignatures %v", cs)
+			}
+			if tb := req["tagBinding"].(map[string]any); tb["met"] != true {
+				t.Errorf("tagBinding %v", tb)
+			}
+			// signet list shows notation's counter-signatures under their
+			// signature.
+			lr = must(t, w.Signet(append(append([]string{"list"}, layoutArgs[:min(1, len(layoutArgs))]...), byDigest)...), "signet list")
+			if !strings.Contains(lr.stdout, "counter-signatures") {
+				t.Errorf("signet list:\n%s", lr)
+			}
+		})
+	}
+}
