@@ -104,15 +104,20 @@ func (f *FileTagBindings) Accept(ctx context.Context, repository, tag string, b 
 	return prev, nil
 }
 
-// recordName orders records by time: 20 digits of Unix nanoseconds (times
-// before 1970 are refused by the caller's comparison, never written as
-// such: they sort first), then the digest's hex.
+// recordName orders records by time: 20 digits of Unix nanoseconds (a
+// time before 1970 is written as 0), then the digest's hex (or, for a
+// digest that is not ALGORITHM:HEX, the SHA-256 of it: a name never holds
+// a path separator).
 func recordName(b TagBindingRecord) string {
 	ns := b.Time.UnixNano()
 	if ns < 0 {
 		ns = 0
 	}
 	_, hexPart, _ := strings.Cut(b.Digest, ":")
+	if hexPart == "" || len(hexPart) > 128 || strings.Trim(hexPart, "0123456789abcdefABCDEF") != "" {
+		sum := sha256.Sum256([]byte(b.Digest))
+		hexPart = hex.EncodeToString(sum[:])
+	}
 	return fmt.Sprintf("%020d-%s.json", ns, hexPart)
 }
 
@@ -159,9 +164,27 @@ func readNewest(dir string) (*TagBindingRecord, string, []string, error) {
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("tag binding state: %w", err)
 	}
-	var r TagBindingRecord
-	if err := json.Unmarshal(data, &r); err != nil || r.Digest == "" || r.Time.IsZero() {
-		return nil, "", nil, fmt.Errorf("tag binding state %s is corrupt: remove it to start over", filepath.Join(dir, newest))
+	r, err := parseRecord(data)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("tag binding state %s is corrupt (%v): remove it to start over", filepath.Join(dir, newest), err)
 	}
-	return &r, newest, names[:len(names)-1], nil
+	return r, newest, names[:len(names)-1], nil
+}
+
+// parseRecord decodes one record file (at most maxTagRecordBytes).
+func parseRecord(data []byte) (*TagBindingRecord, error) {
+	if len(data) > maxTagRecordBytes {
+		return nil, fmt.Errorf("record is over %d bytes", maxTagRecordBytes)
+	}
+	var r TagBindingRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, err
+	}
+	if _, hexPart, ok := strings.Cut(r.Digest, ":"); !ok || hexPart == "" {
+		return nil, fmt.Errorf("digest %q is not ALGORITHM:HEX", r.Digest)
+	}
+	if r.Time.IsZero() {
+		return nil, errors.New("time is missing")
+	}
+	return &r, nil
 }

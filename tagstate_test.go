@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,4 +142,30 @@ func TestTagStateHelperProcess(t *testing.T) {
 	}
 	p, _ := strconv.Atoi(os.Getenv("SIGNET_TAGSTATE_PROC"))
 	acceptMany(t, dir, p, 4, 25, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// FuzzTagBindingRecord: a record file from the cache directory, which
+// another process or a user may have written, never panics, and a record
+// it accepts names a digest and a time.
+func FuzzTagBindingRecord(f *testing.F) {
+	for _, s := range []string{
+		`{"repository":"r/a","tag":"v1","digest":"sha256:` + fmt.Sprintf("%064x", 1) + `","time":"2026-01-01T00:00:00Z"}`,
+		`{"digest":"sha256:","time":"2026-01-01T00:00:00Z"}`,
+		`{"digest":"sha256:ab","time":"0001-01-01T00:00:00Z"}`,
+		`{"digest":"x","time":"2026-13-01T00:00:00Z"}`, `{`, ``, `null`, `[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := parseRecord(data)
+		if err != nil {
+			return
+		}
+		if r.Time.IsZero() || !strings.Contains(r.Digest, ":") || len(data) > maxTagRecordBytes {
+			t.Fatalf("accepted %+v from %q", r, data)
+		}
+		if name := recordName(*r); !strings.HasSuffix(name, ".json") || strings.ContainsAny(name, `/\:`) || name != filepath.Base(name) {
+			t.Fatalf("record name %q", name)
+		}
+	})
 }
