@@ -287,3 +287,27 @@ func TestGraphCommandsUsage(t *testing.T) {
 		t.Errorf("missing file:\n%s", r)
 	}
 }
+
+// In an OCI layout tar archive: attach (signed), discover, a dry run that
+// leaves the archive as it was, and a cascade.
+func TestGraphLayoutTar(t *testing.T) {
+	w := newOCIWorld(t)
+	archive := tarDir(t, w.layout)
+	ref := archive + "@" + w.dg.String()
+	f := writeFile(t, t.TempDir(), "sbom.json", []byte(`{}`))
+	w.c.must("attach", "--oci-layout", ref, "--artifact-type", "application/spdx+json", f, "--sign")
+	var g discovered
+	jsonOut(t, w.c.must("discover", "--oci-layout", "--verify", "--scope", "example.com/app", "-o", "json", ref), &g)
+	if len(g.Referrers) != 1 || len(g.Referrers[0].Referrers) != 1 || g.Referrers[0].Referrers[0].Verification.Verdict != "verified" {
+		t.Fatalf("discover in the archive: %+v", g)
+	}
+	before := readFile(t, archive)
+	w.c.must("delete", "--oci-layout", "--cascade", "--dry-run", ref)
+	if string(readFile(t, archive)) != string(before) {
+		t.Error("--dry-run rewrote the archive")
+	}
+	w.c.must("delete", "--oci-layout", "--cascade", "-y", ref)
+	if r := w.c.run("discover", "--oci-layout", ref); r.code != exitIO {
+		t.Errorf("discover after the cascade: %s", r)
+	}
+}

@@ -1,13 +1,16 @@
 package interop
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signet-dev/signet/internal/peer"
 )
@@ -215,5 +218,45 @@ func TestGraphInteropLayout(t *testing.T) {
 	must(t, w.Signet("delete", "--oci-layout", "--cascade", "-y", ref), "signet delete --cascade")
 	if r := oras(t, "discover", "--oci-layout", ref); r.code == 0 {
 		t.Errorf("oras discover of the deleted image succeeded: %s", r)
+	}
+}
+
+// TestDeletePromptOnTerminal: on a terminal, delete asks and deletes only
+// on "y" (util-linux script(1) gives signet a pseudo-terminal).
+func TestDeletePromptOnTerminal(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("no script(1) to run signet on a pseudo-terminal")
+	}
+	w := newWorld(t, "")
+	layout, dg := newLayout(t)
+	ref := layout + "@" + dg.String()
+	f := writeFile(t, t.TempDir(), "sbom.json", []byte(`{}`))
+	must(t, w.Signet("attach", "--oci-layout", ref, "--artifact-type", "application/spdx+json", f), "signet attach")
+	onTerminal := func(answer string) result {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		c := exec.CommandContext(ctx, scriptBin, "-qec", signetBin+" delete --oci-layout --cascade "+ref, "/dev/null")
+		c.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "SIGNET_CONFIG=" + w.Config(), "TERM=dumb"}
+		c.Stdin = strings.NewReader(answer)
+		var out strings.Builder
+		c.Stdout, c.Stderr = &out, &out
+		err := c.Run()
+		return toResult(out.String(), "", err)
+	}
+	r := onTerminal("n\n")
+	if r.code != 2 || !strings.Contains(r.stdout, "Are you sure") || !strings.Contains(r.stdout, "cancelled") {
+		t.Fatalf("answer n: %s", r)
+	}
+	if g := signetDiscover(t, w, "--oci-layout", ref); len(g.Referrers) != 1 {
+		t.Fatalf("answer n deleted something: %+v", g)
+	}
+	r = onTerminal("y\n")
+	if r.code != 0 || !strings.Contains(r.stdout, "Deleted "+ref) {
+		t.Fatalf("answer y: %s", r)
+	}
+	if r := w.Signet("discover", "--oci-layout", ref); r.code != 3 {
+		t.Errorf("discover after the delete: %s", r)
 	}
 }
