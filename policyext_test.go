@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -440,61 +441,61 @@ func TestTagBinding(t *testing.T) {
 }
 
 // TestExtensionsTogether: minSignatures, counterSignatures and tagBinding
-// in one statement, selected through a prefix scope.
+// in one statement, selected through a prefix scope (SEL-2 extended), on
+// every target.
 func TestExtensionsTogether(t *testing.T) {
-	dir := t.TempDir()
-	open := func() Target {
-		s, err := oci.NewWithContext(context.Background(), dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	w := newExtWorld(t, open, "example.com/team/app")
-	w.key("alice", "acme", "release")
-	w.key("bob", "acme", "release")
-	w.key("sec", "acme security", "security")
-	policy, err := trustpolicy.ParseOCI(strings.NewReader(`{"version":"signet/v1","trustPolicies":[
-		{"name":"all","registryScopes":["example.com/team/*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:release"],"trustedIdentities":[` + acmeID + `],
-		 "minSignatures":2,"counterSignatures":[{"name":"security","trustStores":["ca:security"],"trustedIdentities":["*"]}],"tagBinding":{"maxAge":"1h"}},
-		{"name":"rest","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:release"],"trustedIdentities":["*"]}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.image("app", "v1")
-	now := time.Now().Truncate(time.Second)
-	state := &FileTagBindings{Dir: t.TempDir()}
-	w.sign("alice", "v1", now, true)
-	steps := []struct {
-		name string
-		do   func()
-		want error
-	}{
-		{"one signer", func() {}, ErrTooFewSignatures},
-		{"two signers, no counter-signature", func() { w.sign("bob", "v1", now, false) }, ErrCounterSignatureMissing},
-		{"counter-signed", func() {
-			_, err := CounterSignOCI(context.Background(), w.open(), "v1", CounterSignOCIOptions{Sign: SignOCIOptions{SignOptions: SignOptions{Signer: w.keys["sec"]}}, Policy: policy, Verifier: &verifier.Verifier{Store: w.store}, Scope: w.scope})
+	for name, mk := range extTargets(t) {
+		t.Run(name, func(t *testing.T) {
+			open, scope := mk(t)
+			w := newExtWorld(t, open, scope)
+			w.key("alice", "acme", "release")
+			w.key("bob", "acme", "release")
+			w.key("sec", "acme security", "security")
+			prefix := path.Dir(scope) + "/*"
+			policy, err := trustpolicy.ParseOCI(strings.NewReader(`{"version":"signet/v1","trustPolicies":[
+				{"name":"all","registryScopes":["` + prefix + `"],"signatureVerification":{"level":"strict"},"trustStores":["ca:release"],"trustedIdentities":[` + acmeID + `],
+				 "minSignatures":2,"counterSignatures":[{"name":"security","trustStores":["ca:security"],"trustedIdentities":["*"]}],"tagBinding":{"maxAge":"1h"}},
+				{"name":"rest","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:release"],"trustedIdentities":["*"]}]}`))
 			if err != nil {
 				t.Fatal(err)
 			}
-		}, nil},
-	}
-	for _, st := range steps {
-		st.do()
-		out, err := w.verify(policy, "v1", now.Add(time.Minute), state)
-		if st.want == nil && err != nil || st.want != nil && !errors.Is(err, st.want) {
-			t.Fatalf("%s: %v %+v", st.name, err, out)
-		}
-		if st.want == nil {
-			r := out.Requirements
-			if out.Policy.Name != "all" || !r.MinSignatures.Met || !r.CounterSignatures[0].Met || !r.TagBinding.Met {
-				t.Fatalf("%s: %+v", st.name, r)
+			w.image("app", "v1")
+			now := time.Now().Truncate(time.Second)
+			state := &FileTagBindings{Dir: t.TempDir()}
+			w.sign("alice", "v1", now, true)
+			steps := []struct {
+				name string
+				do   func()
+				want error
+			}{
+				{"one signer", func() {}, ErrTooFewSignatures},
+				{"two signers, no counter-signature", func() { w.sign("bob", "v1", now, false) }, ErrCounterSignatureMissing},
+				{"counter-signed", func() {
+					_, err := CounterSignOCI(context.Background(), w.open(), "v1", CounterSignOCIOptions{Sign: SignOCIOptions{SignOptions: SignOptions{Signer: w.keys["sec"]}}, Policy: policy, Verifier: &verifier.Verifier{Store: w.store}, Scope: w.scope})
+					if err != nil {
+						t.Fatal(err)
+					}
+				}, nil},
 			}
-		}
-	}
-	// Another repository falls to the global statement (no extensions).
-	w.scope = "example.com/other"
-	if out, err := w.verify(policy, "v1", now.Add(time.Minute), nil); err != nil || out.Policy.Name != "rest" || out.Requirements != nil {
-		t.Fatalf("global statement: %v %+v", err, out)
+			for _, st := range steps {
+				st.do()
+				out, err := w.verify(policy, "v1", now.Add(time.Minute), state)
+				if st.want == nil && err != nil || st.want != nil && !errors.Is(err, st.want) {
+					t.Fatalf("%s: %v %+v", st.name, err, out)
+				}
+				if st.want == nil {
+					r := out.Requirements
+					if out.Policy.Name != "all" || !r.MinSignatures.Met || !r.CounterSignatures[0].Met || !r.TagBinding.Met {
+						t.Fatalf("%s: %+v", st.name, r)
+					}
+				}
+			}
+			// A repository outside the prefix falls to the global
+			// statement (no extensions).
+			w.scope = path.Dir(path.Dir(scope)) + "/other"
+			if out, err := w.verify(policy, "v1", now.Add(time.Minute), nil); err != nil || out.Policy.Name != "rest" || out.Requirements != nil {
+				t.Fatalf("global statement: %v %+v", err, out)
+			}
+		})
 	}
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"oras.land/oras-go/v2/content/oci"
 
@@ -130,4 +133,91 @@ func TestExtensionsCLI(t *testing.T) {
 			t.Errorf("%v: want exit 2:\n%s", args, r)
 		}
 	}
+}
+
+// TestTagBindingCLI: a frozen tag (binding older than maxAge) and a tag
+// rolled back to an older bound digest are each refused with exit 1, a
+// verdict naming both times (text and JSON) and a Hint; the rollback state
+// lives in {CACHE}/tagbinding.
+func TestTagBindingCLI(t *testing.T) {
+	c := newCLI(t)
+	cache := t.TempDir()
+	c.env = map[string]string{"SIGNET_CONFIG": c.cfg, "SIGNET_CACHE": cache}
+	kf := c.addChainKey("alice", "ec-256")
+	c.must("cert", "add", "--type", "ca", "--store", "release", kf.rootFile)
+	c.must("policy", "init", "--name", "tb", "--scope", "example.com/app", "--trust-store", "ca:release", "--trusted-identity", "*", "--tag-max-age", "1h")
+	layout, first := newLayout(t)
+	tag := layout + ":v1"
+	base := time.Now().Truncate(time.Second)
+	at := func(d time.Duration) { c.now = func() time.Time { return base.Add(d) } }
+	verify := func(extra ...string) result {
+		return c.run(append([]string{"verify", "--oci-layout", "--scope", "example.com/app"}, append(extra, tag)...)...)
+	}
+
+	at(-30 * time.Minute)
+	c.must("sign", "--oci-layout", "--key", "alice", "--bind-tag", tag)
+	at(0)
+	c.must("verify", "--oci-layout", "--scope", "example.com/app", tag)
+	if entries, _ := os.ReadDir(filepath.Join(cache, "tagbinding")); len(entries) != 1 {
+		t.Errorf("tag binding state: %d entries in %s", len(entries), cache)
+	}
+
+	// Freeze: the same binding 2 hours later.
+	at(2 * time.Hour)
+	r := verify()
+	checkFailure(t, r, exitNotTrusted, "older than maxAge 1h", "the publisher must bind the tag again")
+	if !strings.Contains(r.stdout, `tag binding: "v1" not met:`) {
+		t.Errorf("text verdict of a frozen tag:\n%s", r)
+	}
+
+	// A newer image bound to v1 and verified, then v1 rolled back.
+	store, err := oci.NewWithContext(context.Background(), layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := testregistry.PushImage(t, store, "newer", "v1")
+	at(-10 * time.Minute)
+	c.must("sign", "--oci-layout", "--key", "alice", "--bind-tag", tag)
+	at(0)
+	c.must("verify", "--oci-layout", "--scope", "example.com/app", tag)
+	if store, err = oci.NewWithContext(context.Background(), layout); err != nil {
+		t.Fatal(err)
+	}
+	old, err := store.Resolve(context.Background(), first.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Tag(context.Background(), old, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	r = verify()
+	oldTime, newTime := base.Add(-30*time.Minute).UTC().Format(time.RFC3339), base.Add(-10*time.Minute).UTC().Format(time.RFC3339)
+	checkFailure(t, r, exitNotTrusted, "rollback", "older image under this tag")
+	for _, want := range []string{oldTime, newTime, newer.Digest.String()} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("rollback error lacks %s:\n%s", want, r)
+		}
+	}
+	r = verify("-o", "json")
+	var out struct {
+		Verdict, Reason string
+		Requirements    struct {
+			TagBinding struct {
+				Met         bool
+				BindingTime time.Time
+				Previous    struct {
+					Digest string
+					Time   time.Time
+				}
+			}
+		}
+	}
+	jsonOut(t, r, &out)
+	tb := out.Requirements.TagBinding
+	if r.code != exitNotTrusted || out.Verdict != "notTrusted" || tb.Met || !tb.BindingTime.Equal(base.Add(-30*time.Minute)) ||
+		tb.Previous.Digest != newer.Digest.String() || !tb.Previous.Time.Equal(base.Add(-10*time.Minute)) || !strings.Contains(out.Reason, "rollback") {
+		t.Errorf("JSON verdict of a rollback: %+v\n%s", out, r.stdout)
+	}
+	// By digest, nothing changes.
+	c.must("verify", "--oci-layout", "--scope", "example.com/app", layout+"@"+first.String())
 }
