@@ -22,6 +22,10 @@ import (
 // CopyOptions.Concurrency is zero.
 const DefaultCopyConcurrency = 5
 
+// arrivalConcurrency is the least number of lookups a verified copy runs
+// at once at the destination (they are small requests).
+const arrivalConcurrency = 8
+
 // MaxCopyConcurrency bounds CopyOptions.Concurrency.
 const MaxCopyConcurrency = 64
 
@@ -207,7 +211,18 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 			return nil, nil, err
 		}
 	}
+	// The source is verified while the graph is walked (both only read);
+	// nothing is written before both are done.
+	var (
+		srcOut *signet.Outcome
+		srcErr error
+		srcWG  sync.WaitGroup
+	)
+	if v := opts.Verify; v != nil {
+		srcWG.Go(func() { srcOut, srcErr = verifyAt(ctx, src, root, v, v.SourceScope) })
+	}
 	p, err := walk(ctx, src, root, opts.Recursive, opts.concurrency())
+	srcWG.Wait()
 	if err != nil {
 		if errors.Is(err, ErrLimit) {
 			return nil, nil, fmt.Errorf("%w: %w", signet.ErrInvalidInput, err)
@@ -217,11 +232,9 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 	res := newResult(p)
 	res.Tag = opts.Tag
 	if v := opts.Verify; v != nil {
-		res.Verification = &Verification{Expected: len(p.nodes)}
-		out, err := verifyAt(ctx, src, root, v, v.SourceScope)
-		res.Verification.Source = out
-		if err != nil {
-			return p, res, fmt.Errorf("verify %s at the source (%s), before copying: %w", root.Digest, v.SourceScope, err)
+		res.Verification = &Verification{Expected: len(p.nodes), Source: srcOut}
+		if srcErr != nil {
+			return p, res, fmt.Errorf("verify %s at the source (%s), before copying: %w", root.Digest, v.SourceScope, srcErr)
 		}
 	}
 	if err := transfer(ctx, src, p, dst, opts, res); err != nil {
@@ -233,13 +246,21 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 		}
 	}
 	if v := opts.Verify; v != nil {
-		if err := checkArrival(ctx, dst, p, res); err != nil {
-			return p, res, err
+		// Arrival and the destination's verdict are checked together.
+		var (
+			dstOut *signet.Outcome
+			dstErr error
+			wg     sync.WaitGroup
+		)
+		wg.Go(func() { dstOut, dstErr = verifyAt(ctx, dst, root, v, v.DestinationScope) })
+		arrivalErr := checkArrival(ctx, dst, p, res, max(opts.concurrency(), arrivalConcurrency))
+		wg.Wait()
+		if arrivalErr != nil {
+			return p, res, arrivalErr
 		}
-		out, err := verifyAt(ctx, dst, root, v, v.DestinationScope)
-		res.Verification.Destination = out
-		if err != nil {
-			return p, res, fmt.Errorf("verify %s at the destination (%s): %w", root.Digest, v.DestinationScope, err)
+		res.Verification.Destination = dstOut
+		if dstErr != nil {
+			return p, res, fmt.Errorf("verify %s at the destination (%s): %w", root.Digest, v.DestinationScope, dstErr)
 		}
 	}
 	return p, res, nil
@@ -385,51 +406,79 @@ func mountSource(src CopySource, dst Destination) string {
 }
 
 // checkArrival looks every node up at the destination, and every referrer
-// among its subject's referrers there, and records the result.
-func checkArrival(ctx context.Context, dst Destination, p *plan, res *CopyResult) error {
-	listed := map[digest.Digest]map[digest.Digest]bool{}
+// among its subject's referrers there, concurrently (up to concurrency
+// requests at once), and records the result.
+func checkArrival(ctx context.Context, dst Destination, p *plan, res *CopyResult, concurrency int) error {
+	// Each subject's referrers at the destination, listed once.
+	subjects, _ := p.referrersBySubject()
+	listed := make([]map[digest.Digest]bool, len(subjects))
+	listErrs := make([]error, len(subjects))
+	forEachLimit(len(subjects), concurrency, func(i int) {
+		refs, err := orasregistry.Referrers(ctx, dst, subjects[i], "")
+		if err != nil {
+			listErrs[i] = fmt.Errorf("list the referrers of %s at the destination: %w", subjects[i].Digest, err)
+			return
+		}
+		listed[i] = map[digest.Digest]bool{}
+		for _, r := range refs {
+			listed[i][r.Digest] = true
+		}
+	})
+	if err := errors.Join(listErrs...); err != nil {
+		return errors.Join(signet.ErrIO, err)
+	}
+	bySubject := map[digest.Digest]map[digest.Digest]bool{}
+	for i, s := range subjects {
+		bySubject[s.Digest] = listed[i]
+	}
+	exists := make([]bool, len(p.nodes))
+	errs := make([]error, len(p.nodes))
+	forEachLimit(len(p.nodes), concurrency, func(i int) {
+		exists[i], errs[i] = dst.Exists(ctx, p.nodes[i].desc)
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("look up %s at the destination: %w", p.nodes[i].desc.Digest, errs[i])
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return errors.Join(signet.ErrIO, err)
+	}
 	var missing []string
 	for i, n := range p.nodes {
 		ns := &res.Nodes[i]
 		ns.Transfer = ns.State
-		ok, err := dst.Exists(ctx, n.desc)
-		if err != nil {
-			return errors.Join(signet.ErrIO, fmt.Errorf("look up %s at the destination: %w", n.desc.Digest, err))
-		}
-		ns.State = StateArrived
-		if !ok {
+		switch {
+		case !exists[i]:
 			ns.State = StateMissing
 			missing = append(missing, fmt.Sprintf("%s %s", n.kind, n.desc.Digest))
-			continue
-		}
-		if n.kind != KindReferrer {
-			res.Verification.Arrived++
-			continue
-		}
-		set, done := listed[n.subject.Digest]
-		if !done {
-			refs, err := orasregistry.Referrers(ctx, dst, *n.subject, "")
-			if err != nil {
-				return errors.Join(signet.ErrIO, fmt.Errorf("list the referrers of %s at the destination: %w", n.subject.Digest, err))
-			}
-			set = map[digest.Digest]bool{}
-			for _, r := range refs {
-				set[r.Digest] = true
-			}
-			listed[n.subject.Digest] = set
-		}
-		if !set[n.desc.Digest] {
+		case n.kind == KindReferrer && !bySubject[n.subject.Digest][n.desc.Digest]:
 			ns.State = StateUnlisted
 			missing = append(missing, fmt.Sprintf("referrer %s (not listed under %s)", n.desc.Digest, n.subject.Digest))
-			continue
+		default:
+			ns.State = StateArrived
+			res.Verification.Arrived++
 		}
-		res.Verification.Arrived++
 	}
 	if len(missing) > 0 {
 		return errors.Join(signet.ErrIO, fmt.Errorf("%w: %d of %d nodes arrived; missing: %s", ErrIncomplete,
 			res.Verification.Arrived, res.Verification.Expected, strings.Join(missing, ", ")))
 	}
 	return nil
+}
+
+// forEachLimit calls fn(0..n-1), at most limit at a time, and waits.
+func forEachLimit(n, limit int, fn func(i int)) {
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }
 
 // selectPlatform picks the manifest of platform ("os/arch[/variant]") in

@@ -94,6 +94,9 @@ func TestCopyCLI(t *testing.T) {
 	if !strings.Contains(r.stdout, "0 copied") {
 		t.Errorf("second copy:\n%s", r)
 	}
+	if r.stderr != "" {
+		t.Errorf("progress on stderr when it is not a terminal: %q", r.stderr)
+	}
 }
 
 // TestCopyVerifyCLI: --verify refuses an unsigned artifact before writing

@@ -1,0 +1,210 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/signet-dev/signet/internal/peer"
+	"github.com/signet-dev/signet/internal/testpki"
+	"github.com/signet-dev/signet/internal/testregistry"
+	"github.com/signet-dev/signet/internal/testrevocation"
+	"github.com/signet-dev/signet/registry"
+)
+
+// graphEnv is the artifact-graph benchmarks' source: a 4-platform index
+// with 12 referrers (issue 10): the index's signature, SBOM and signature
+// on the SBOM; each platform manifest's SBOM and signature; a scan report
+// on the first. Signing is by a leaf of a real revocation PKI (openssl
+// ocsp, openssl ca CRLs) trusted for every repository.
+type graphEnv struct {
+	*env
+	src  *testregistry.Registry
+	root string // the index, by digest
+}
+
+func (g *graphEnv) output(b testing.TB, args ...string) []byte {
+	b.Helper()
+	out, err := g.cmd(g.signet, args...).Output()
+	if err != nil {
+		b.Fatalf("signet %v: %v", args, err)
+	}
+	return out
+}
+
+func (g *graphEnv) attach(b testing.TB, ref, artifactType, data string) string {
+	b.Helper()
+	f := filepath.Join(b.TempDir(), "artifact.json")
+	if err := os.WriteFile(f, []byte(data), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var out struct{ Digest string }
+	if err := json.Unmarshal(g.output(b, "attach", ref, "--artifact-type", artifactType, "-o", "json", f+":"+artifactType), &out); err != nil {
+		b.Fatal(err)
+	}
+	return out.Digest
+}
+
+func setupGraph(b *testing.B) *graphEnv {
+	b.Helper()
+	g := &graphEnv{env: &env{signet: buildSignet(b), xdg: b.TempDir()}}
+	g.src = testregistry.New(b, testregistry.Options{Referrers: true})
+	p := testrevocation.New(b)
+	leaf := p.Leaf(b, "bench signer", testrevocation.LeafOptions{})
+	dir := b.TempDir()
+	keyFile := filepath.Join(dir, "leaf.key")
+	certFile := filepath.Join(dir, "leaf.crt")
+	rootFile := filepath.Join(dir, "root.crt")
+	for f, data := range map[string][]byte{keyFile: testpki.KeyPEM(b, leaf.Key), certFile: testpki.CertsPEM(p.Chain(leaf)...), rootFile: testpki.CertsPEM(p.Root.Cert)} {
+		if err := os.WriteFile(f, data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(g.xdg, "notation")
+	if err := os.MkdirAll(cfg, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	doc := `{"version":"1.0","trustPolicies":[{"name":"bench","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:bench"],"trustedIdentities":["*"]}]}`
+	if err := os.WriteFile(filepath.Join(cfg, "trustpolicy.json"), []byte(doc), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	g.run(b, g.signet, "key", "add", "--key-file", keyFile, "--cert-file", certFile, "--default", "bench")
+	g.run(b, g.signet, "cert", "add", "--type", "ca", "--store", "bench", rootFile)
+
+	repo, _, err := registry.NewRepository(g.src.Ref("build/app"), registry.RemoteOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	idx := testregistry.PushIndex(b, repo, "bench", "v1", "linux/amd64", "linux/arm64", "linux/ppc64le", "linux/s390x")
+	g.root = g.src.Ref("build/app@" + idx.Digest.String())
+	at := func(d string) string { return g.src.Ref("build/app@" + d) }
+	g.run(b, g.signet, "sign", g.root)
+	sbom := g.attach(b, g.root, "application/spdx+json", `{"spdxVersion":"SPDX-2.3","name":"index"}`)
+	g.run(b, g.signet, "sign", at(sbom))
+	m, err := registry.FetchIndex(b.Context(), repo, idx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, pm := range m.Manifests {
+		ref := at(pm.Digest.String())
+		g.attach(b, ref, "application/spdx+json", fmt.Sprintf(`{"spdxVersion":"SPDX-2.3","name":"%d"}`, i))
+		g.run(b, g.signet, "sign", ref)
+		if i == 0 {
+			g.attach(b, ref, "application/sarif+json", `{"version":"2.1.0","runs":[]}`)
+		}
+	}
+	return g
+}
+
+// BenchmarkCopyRecursive copies the graph between two loopback registries
+// (go-containerregistry with the referrers API, in-process), each
+// iteration into fresh repositories: `signet copy -r`, `signet copy -r
+// --verify` and `oras copy -r` in the same run; and into distribution v3
+// (the referrers tag schema), where signet makes every referrer's index
+// entry converge. Reported: medians in ms.
+func BenchmarkCopyRecursive(b *testing.B) {
+	g := setupGraph(b)
+	oras := peer.Oras(b)
+	for _, kind := range []string{registryGGCR, registryDistribution} {
+		b.Run(kind, func(b *testing.B) {
+			var dst *testregistry.Registry
+			if kind == registryGGCR {
+				dst = testregistry.New(b, testregistry.Options{Referrers: true})
+			} else {
+				dst = testregistry.Distribution(b, testregistry.DistributionOptions{})
+			}
+			var plain, verified, orasT []time.Duration
+			i := 0
+			for b.Loop() {
+				i++
+				start := time.Now()
+				g.run(b, g.signet, "copy", "-r", g.root, dst.Ref(fmt.Sprintf("prod/signet-%d", i)))
+				plain = append(plain, time.Since(start))
+				start = time.Now()
+				g.run(b, g.signet, "copy", "-r", "--verify", g.root, dst.Ref(fmt.Sprintf("prod/verified-%d", i)))
+				verified = append(verified, time.Since(start))
+				start = time.Now()
+				g.run(b, oras, "cp", "-r", "--from-plain-http", "--to-plain-http", g.root, dst.Ref(fmt.Sprintf("prod/oras-%d", i)))
+				orasT = append(orasT, time.Since(start))
+			}
+			b.ReportMetric(ms(median(plain)), "signet-ms")
+			b.ReportMetric(ms(median(verified)), "signet-verify-ms")
+			b.ReportMetric(ms(median(orasT)), "oras-ms")
+		})
+	}
+}
+
+// BenchmarkExportImport exports the graph to a tar archive (with the
+// revocation evidence: one OCSP response and one CRL per signing chain,
+// fetched from openssl ocsp and the CRL server) and imports it into a
+// fresh repository; oras's nearest equivalent, `oras cp -r` to an OCI
+// layout directory and back, in the same run.
+func BenchmarkExportImport(b *testing.B) {
+	g := setupGraph(b)
+	oras := peer.Oras(b)
+	dst := testregistry.New(b, testregistry.Options{Referrers: true})
+	var exp, expRev, imp, orasOut, orasIn []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		dir := b.TempDir()
+		start := time.Now()
+		g.run(b, g.signet, "export", "-r", g.root, "-o", filepath.Join(dir, "plain.tar"))
+		exp = append(exp, time.Since(start))
+		start = time.Now()
+		g.run(b, g.signet, "export", "-r", "--with-revocation", g.root, "-o", filepath.Join(dir, "app.tar"))
+		expRev = append(expRev, time.Since(start))
+		start = time.Now()
+		g.run(b, g.signet, "import", filepath.Join(dir, "app.tar"), dst.Ref(fmt.Sprintf("prod/signet-%d", i)))
+		imp = append(imp, time.Since(start))
+		layout := filepath.Join(dir, "layout")
+		start = time.Now()
+		g.run(b, oras, "cp", "-r", "--from-plain-http", g.root, "--to-oci-layout", layout+":v1")
+		orasOut = append(orasOut, time.Since(start))
+		start = time.Now()
+		g.run(b, oras, "cp", "-r", "--from-oci-layout", layout+":v1", "--to-plain-http", dst.Ref(fmt.Sprintf("prod/oras-%d", i)))
+		orasIn = append(orasIn, time.Since(start))
+	}
+	b.ReportMetric(ms(median(exp)), "export-ms")
+	b.ReportMetric(ms(median(expRev)), "export-revocation-ms")
+	b.ReportMetric(ms(median(imp)), "import-ms")
+	b.ReportMetric(ms(median(orasOut)), "oras-to-layout-ms")
+	b.ReportMetric(ms(median(orasIn)), "oras-from-layout-ms")
+}
+
+// BenchmarkVerifyBundle runs one offline `signet verify --bundle` process
+// per iteration on the exported graph, with its revocation evidence (goal:
+// under 20 ms).
+func BenchmarkVerifyBundle(b *testing.B) {
+	g := setupGraph(b)
+	file := filepath.Join(b.TempDir(), "app.tar")
+	g.run(b, g.signet, "export", "-r", "--with-revocation", g.root, "-o", file)
+	var times, cpu, baseline, baseCPU []time.Duration
+	for b.Loop() {
+		w, c := g.timed(b, "verify", "--bundle", file, "--scope", "example.com/app")
+		times, cpu = append(times, w), append(cpu, c)
+		w, c = g.timed(b, "version")
+		baseline, baseCPU = append(baseline, w), append(baseCPU, c)
+	}
+	b.ReportMetric(ms(median(times)), "verify-bundle-ms")
+	b.ReportMetric(ms(median(cpu)), "verify-bundle-cpu-ms")
+	b.ReportMetric(ms(median(baseline)), "version-ms")
+	b.ReportMetric(ms(median(baseCPU)), "version-cpu-ms")
+}
+
+// timed runs signet with args and returns its wall time and its CPU time
+// (user + system): the CPU time moves less with the machine's load.
+func (g *graphEnv) timed(b testing.TB, args ...string) (wall, cpu time.Duration) {
+	b.Helper()
+	c := g.cmd(g.signet, args...)
+	start := time.Now()
+	if out, err := c.CombinedOutput(); err != nil {
+		b.Fatalf("signet %v: %v\n%s", args, err, out)
+	}
+	return time.Since(start), c.ProcessState.UserTime() + c.ProcessState.SystemTime()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
