@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -350,7 +351,14 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 	if from := mountSource(src, dst); from != "" {
 		cg.MountFrom = func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{from}, nil }
 	}
-	if err := oras.CopyGraph(ctx, ps, dst, p.root, cg); err != nil {
+	// Into a registry that keeps its own referrers tag index, referrers are
+	// pushed without touching it, and each subject's index is then updated
+	// once for all its referrers (and converges) below.
+	var target content.Storage = dst
+	if r, ok := dst.(*registry.Repository); ok {
+		target = deferredIndex{r}
+	}
+	if err := oras.CopyGraph(ctx, ps, target, p.root, cg); err != nil {
 		return fmt.Errorf("copy %s: %w", p.root.Digest, err)
 	}
 	tops := p.tops()
@@ -367,15 +375,20 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 				return nil, nil
 			},
 		}
-		if err := oras.ExtendedCopyGraph(ctx, ps, dst, p.root, ecg); err != nil {
+		if err := oras.ExtendedCopyGraph(ctx, ps, target, p.root, ecg); err != nil {
 			return fmt.Errorf("copy the referrers of %s: %w", p.root.Digest, err)
 		}
 		if e, ok := dst.(referrerEnsurer); ok {
+			// One index per subject: they are independent.
 			subjects, entries := p.referrersBySubject()
-			for _, s := range subjects {
-				if err := e.EnsureReferrers(ctx, s, entries[s.Digest]); err != nil {
-					return fmt.Errorf("list the referrers of %s: %w", s.Digest, err)
+			errs := make([]error, len(subjects))
+			forEachLimit(len(subjects), conc, func(i int) {
+				if err := e.EnsureReferrers(ctx, subjects[i], entries[subjects[i].Digest]); err != nil {
+					errs[i] = fmt.Errorf("list the referrers of %s: %w", subjects[i].Digest, err)
 				}
+			})
+			if err := errors.Join(errs...); err != nil {
+				return err
 			}
 		}
 	}
@@ -392,6 +405,15 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 	}
 	res.Bytes = prog.Bytes.Load()
 	return nil
+}
+
+// deferredIndex pushes into a repository with PushDeferred: referrers
+// are listed by EnsureReferrers afterwards. It keeps the repository's
+// Mount, so blobs are still mounted.
+type deferredIndex struct{ *registry.Repository }
+
+func (d deferredIndex) Push(ctx context.Context, expected ocispec.Descriptor, rd io.Reader) error {
+	return d.PushDeferred(ctx, expected, rd)
 }
 
 // mountSource names the repository blobs may be mounted from: src's, when

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	orasregistry "oras.land/oras-go/v2/registry"
@@ -268,6 +271,7 @@ type Repository struct {
 	hasAPI   *bool // detected referrers API support; nil until known
 	cache    []cachedManifest
 	warnings map[string]bool
+	noIndex  *remote.Repository // see unindexed
 }
 
 type cachedManifest struct {
@@ -604,11 +608,15 @@ func (r *Repository) Mount(ctx context.Context, desc ocispec.Descriptor, fromRep
 // EnsureReferrers makes every entry (a referrer of subject, as
 // ReferrerDescriptor describes it) findable as subject's referrer. With the
 // referrers API the registry indexes what is pushed and there is nothing
-// to do. With the referrers tag schema, entries missing from the subject's
-// index (a push that was interrupted between the manifest and the index
-// update, or an update lost to a concurrent writer) are added in one
-// update, which then converges as Push does. The index is read once when
-// nothing is missing.
+// to do. With the referrers tag schema, the entries missing from the
+// subject's index (pushed with PushDeferred, or by a push interrupted
+// between the manifest and the index update, or lost to a concurrent
+// writer) are added in one update, which then converges as Push does: the
+// index is re-read after a settle delay and the entries a concurrent
+// update dropped are added again, until every entry is seen on
+// convergeConfirmations reads in a row (at most convergeRounds reads, else
+// ErrReferrersIndexConflict). The index is read once when nothing is
+// missing.
 func (r *Repository) EnsureReferrers(ctx context.Context, subject ocispec.Descriptor, entries []ocispec.Descriptor) error {
 	if len(entries) == 0 {
 		return nil
@@ -620,30 +628,137 @@ func (r *Repository) EnsureReferrers(ctx context.Context, subject ocispec.Descri
 	if hasAPI {
 		return nil
 	}
-	_, list, err := r.readReferrersIndex(ctx, subject)
-	if err != nil {
+	start := time.Now()
+	added, err := r.addAllToReferrersIndex(ctx, subject, entries)
+	if err != nil || !added {
 		return err
 	}
+	settle := clampSettle(time.Since(start))
+	seen := 0
+	for range convergeRounds {
+		if err := sleep(ctx, settle+rand.N(settle)); err != nil {
+			return err
+		}
+		_, list, err := r.readReferrersIndex(ctx, subject)
+		if err != nil {
+			return fmt.Errorf("check the referrers index of %s: %w", subject.Digest, err)
+		}
+		if missing := missingFrom(list, entries); len(missing) == 0 {
+			if seen++; seen == convergeConfirmations {
+				return nil
+			}
+			continue
+		}
+		seen = 0
+		r.log.Info("a concurrent update dropped referrers from the referrers index; adding them again", "subject", subject.Digest.String())
+		start := time.Now()
+		if _, err := r.addAllToReferrersIndex(ctx, subject, entries); err != nil {
+			return err
+		}
+		settle = clampSettle(max(settle, time.Since(start)))
+	}
+	return fmt.Errorf("%w: referrers of %s after %d reads of its index", ErrReferrersIndexConflict, subject.Digest, convergeRounds)
+}
+
+func missingFrom(list, entries []ocispec.Descriptor) []ocispec.Descriptor {
 	var missing []ocispec.Descriptor
 	for _, e := range entries {
 		if !containsDigest(list, e) && !containsDigest(missing, e) {
 			missing = append(missing, e)
 		}
 	}
+	return missing
+}
+
+// addAllToReferrersIndex adds the entries missing from subject's referrers
+// tag index in one update (GET, PUT, DELETE of the outdated index, as
+// addToReferrersIndex); added is false when none was missing.
+func (r *Repository) addAllToReferrersIndex(ctx context.Context, subject ocispec.Descriptor, entries []ocispec.Descriptor) (added bool, err error) {
+	tag, err := referrersTag(subject)
+	if err != nil {
+		return false, err
+	}
+	old, list, err := r.readReferrersIndex(ctx, subject)
+	if err != nil {
+		return false, err
+	}
+	missing := missingFrom(list, entries)
 	if len(missing) == 0 {
-		return nil
+		return false, nil
 	}
-	start := time.Now()
-	for _, e := range missing {
-		if err := r.addToReferrersIndex(ctx, subject, e); err != nil {
-			return err
+	if len(list)+len(missing) > MaxReferrers {
+		return false, fmt.Errorf("%w: %s would have %d referrers", ErrTooManyReferrers, subject.Digest, len(list)+len(missing))
+	}
+	raw, err := json.Marshal(ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: append(list, missing...),
+	})
+	if err != nil {
+		return false, err
+	}
+	if len(raw) > MaxManifestBytes {
+		return false, fmt.Errorf("the referrers index of %s would be %d bytes, over the limit of %d", subject.Digest, len(raw), MaxManifestBytes)
+	}
+	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageIndex, raw)
+	if err := r.repo.PushReference(ctx, desc, bytes.NewReader(raw), tag); err != nil {
+		return false, fmt.Errorf("push the referrers index %s: %w", tag, err)
+	}
+	if old != nil && old.Digest != desc.Digest {
+		if err := r.repo.Delete(ctx, *old); err != nil {
+			r.log.Warn("removal of the outdated referrers index from the registry failed; garbage collection may be required",
+				"subject", subject.Digest.String(), "index", old.Digest.String(), "error", err)
 		}
 	}
-	took := time.Since(start)
-	for _, e := range missing {
-		if err := r.converge(ctx, subject, e, took); err != nil {
-			return err
-		}
+	return true, nil
+}
+
+// PushDeferred pushes content as Push does, except that a manifest with a
+// subject, on a registry without the referrers API, is not added to its
+// subject's referrers tag index: the caller adds it with EnsureReferrers
+// afterwards, one index update per subject for a whole graph where Push
+// makes one (and converges) per referrer. Until then the referrer is not
+// listed.
+func (r *Repository) PushDeferred(ctx context.Context, expected ocispec.Descriptor, rd io.Reader) error {
+	if !isManifestMediaType(expected.MediaType) {
+		return r.repo.Push(ctx, expected, rd)
 	}
-	return nil
+	if expected.Size > MaxManifestBytes {
+		return fmt.Errorf("manifest %s is %d bytes, over the limit of %d", expected.Digest, expected.Size, MaxManifestBytes)
+	}
+	raw, err := content.ReadAll(rd, expected)
+	if err != nil {
+		return err
+	}
+	_, subject := referrerEntry(expected, raw)
+	if subject == nil {
+		return r.repo.Push(ctx, expected, bytes.NewReader(raw))
+	}
+	hasAPI, err := r.decideReferrers(ctx, *subject)
+	if err != nil {
+		return err
+	}
+	if hasAPI {
+		return r.repo.Push(ctx, expected, bytes.NewReader(raw))
+	}
+	return r.unindexed().Push(ctx, expected, bytes.NewReader(raw))
+}
+
+// unindexed is the repository as oras-go sees it when the registry indexes
+// referrers itself: its pushes leave the referrers tag index alone.
+func (r *Repository) unindexed() *remote.Repository {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.noIndex == nil {
+		u := &remote.Repository{
+			Client:           r.repo.Client,
+			Reference:        r.repo.Reference,
+			PlainHTTP:        r.repo.PlainHTTP,
+			MaxMetadataBytes: r.repo.MaxMetadataBytes,
+			HandleWarning:    r.repo.HandleWarning,
+		}
+		_ = u.SetReferrersCapability(true)
+		r.noIndex = u
+	}
+	return r.noIndex
 }
