@@ -287,6 +287,25 @@ func VerifyOCI(ctx context.Context, t ReadTarget, reference string, opts VerifyO
 			break
 		}
 	}
+	// cosign signatures, when the statement names a publickey store
+	// (signet/v1, docs/cosign.md): they count like Notary ones.
+	if ext == nil || !ext.done() {
+		stop, err := verifyCosign(ctx, t, desc, stmt, opts, max, out, func(so *SignatureOutcome) (bool, error) {
+			if ext == nil {
+				return so.Verified, nil
+			}
+			if err := ext.consider(ctx, t, ocispec.Descriptor{}, so); err != nil {
+				return false, err
+			}
+			return ext.done(), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if stop && ext == nil {
+			return out, nil
+		}
+	}
 	if ext != nil && len(out.Signatures) > 0 {
 		return out, ext.finish(ctx, out, truncated, max)
 	}

@@ -43,6 +43,20 @@ func VerifyOCISignature(ctx context.Context, t ReadTarget, subject, sig ocispec.
 		return out, nil
 	}
 	subject = ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	if sig.ArtifactType == registry.MediaTypeSigstoreBundle {
+		// A cosign bundle referrer (docs/cosign.md).
+		sd := ocispec.Descriptor{MediaType: sig.MediaType, Digest: sig.Digest, Size: sig.Size, ArtifactType: sig.ArtifactType}
+		cs := CosignSignature{Source: sig.Digest.String(), Format: verifier.FormatCosignBundle, Descriptor: sd, bundle: &sd}
+		res, mediaType, err := verifyCosignSignature(ctx, t, subject, cs, stmt, opts)
+		if err != nil {
+			return nil, err
+		}
+		out.add(cs.Source, mediaType, res)
+		if res.Err != nil {
+			out.Reason = res.Err.Error()
+		}
+		return out, nil
+	}
 	fetched, err := registry.FetchSignature(ctx, t, ocispec.Descriptor{MediaType: sig.MediaType, Digest: sig.Digest, Size: sig.Size}, subject)
 	if err != nil {
 		out.add(sig.Digest.String(), "", &verifier.Result{

@@ -55,8 +55,18 @@ type SignatureOutcome struct {
 	Source    string `json:"source,omitempty"`
 	MediaType string `json:"mediaType"`
 	Verified  bool   `json:"verified"`
+	// Format is "notary" for a Notary Project signature, "cosignBundle" or
+	// "cosignSimpleSigning" for a cosign signature.
+	Format string `json:"format"`
 	// Signer is the leaf certificate's subject, when the envelope parsed.
-	Signer      string     `json:"signer,omitempty"`
+	Signer string `json:"signer,omitempty"`
+	// Key is the trusted public key a cosign signature verified under.
+	Key *KeyInfo `json:"key,omitempty"`
+	// TransparencyLog is the cosign signature's verified transparency log
+	// entry, when one was checked.
+	TransparencyLog *TlogInfo `json:"transparencyLog,omitempty"`
+	// Covers are the artifact digests a verified cosign signature names.
+	Covers      []string   `json:"covers,omitempty"`
 	SigningTime *time.Time `json:"signingTime,omitempty"`
 	Expiry      *time.Time `json:"expiry,omitempty"`
 	// Timestamp is the verified RFC 3161 timestamp, when the policy had one
@@ -90,6 +100,24 @@ type SignatureOutcome struct {
 	Satisfies []string `json:"satisfies,omitempty"`
 
 	result *verifier.Result
+}
+
+// KeyInfo names a trusted public key: its store and file, algorithm and
+// the SHA-256 fingerprint of its SubjectPublicKeyInfo.
+type KeyInfo struct {
+	Store             string `json:"store"`
+	File              string `json:"file"`
+	Algorithm         string `json:"algorithm"`
+	SHA256Fingerprint string `json:"sha256Fingerprint"`
+}
+
+// TlogInfo is a verified transparency log entry.
+type TlogInfo struct {
+	// IntegratedTime is when the log recorded the entry, as its signed
+	// entry timestamp says; absent when only an inclusion proof was checked.
+	IntegratedTime *time.Time `json:"integratedTime,omitempty"`
+	// LogID is the hex SHA-256 of the log's public key.
+	LogID string `json:"logID"`
 }
 
 // TimestampInfo is the time a verified timestamp vouches for:
@@ -135,7 +163,21 @@ func (o *Outcome) add(source, mediaType string, r *verifier.Result) {
 }
 
 func newSignatureOutcome(source, mediaType string, r *verifier.Result) SignatureOutcome {
-	so := SignatureOutcome{Source: source, MediaType: mediaType, Verified: r.Verified, Checks: r.Checks, result: r}
+	so := SignatureOutcome{Source: source, MediaType: mediaType, Format: verifier.FormatNotary, Verified: r.Verified, Checks: r.Checks, result: r}
+	if ci := r.Cosign; ci != nil {
+		so.Format = ci.Format
+		if k := ci.Key; k != nil {
+			so.Key = &KeyInfo{Store: "publickey:" + k.Store, File: k.File, Algorithm: k.Algorithm(), SHA256Fingerprint: k.Fingerprint()}
+			so.Covers = ci.Digests
+		}
+		if e := ci.Tlog; e != nil {
+			so.TransparencyLog = &TlogInfo{LogID: e.LogID}
+			if !e.IntegratedTime.IsZero() {
+				t := e.IntegratedTime
+				so.TransparencyLog.IntegratedTime = &t
+			}
+		}
+	}
 	if c := r.Content; c != nil {
 		if len(c.CertificateChain) > 0 {
 			so.Signer = c.CertificateChain[0].Subject.String()

@@ -194,7 +194,12 @@ func (e *extEval) consider(ctx context.Context, t ReadTarget, sd ocispec.Descrip
 		so.NotCounted = "not counted: " + err.Error()
 		return nil
 	}
-	key := KeyID(res.Content.CertificateChain[0])
+	var key string
+	if ci := res.Cosign; ci != nil && ci.Key != nil {
+		key = "sha256:" + ci.Key.Fingerprint() // the same SPKI hash as KeyID
+	} else {
+		key = KeyID(res.Content.CertificateChain[0])
+	}
 	so.KeyID = key
 	if prev, dup := e.keys[key]; dup {
 		so.NotCounted = "not counted: the same signing key as signature " + prev + " (one key counts once)"
@@ -213,7 +218,9 @@ func (e *extEval) consider(ctx context.Context, t ReadTarget, sd ocispec.Descrip
 			e.bindBy, e.bindTime = so.Source, bt.UTC()
 		}
 	}
-	if e.allCounterSigned() {
+	if e.allCounterSigned() || res.Cosign != nil {
+		// Counter-signatures are Notary Project signatures of a Notary
+		// Project signature manifest.
 		return nil
 	}
 	return e.counterSignatures(ctx, t, sd, so)

@@ -64,6 +64,9 @@ type Result struct {
 	// TimestampRevocation holds the TSA chain's revocation results when a
 	// timestamp was verified with a revocation checker (TSA-8).
 	TimestampRevocation []revocation.CertResult `json:"-"`
+	// Cosign describes a cosign signature (VerifyCosign); nil for a Notary
+	// Project signature.
+	Cosign *CosignInfo `json:"-"`
 }
 
 // Warnings returns the failed checks whose action is log: the signature is

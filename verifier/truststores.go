@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"slices"
 
 	"github.com/signet-dev/signet/trustpolicy"
 	"github.com/signet-dev/signet/truststore"
@@ -51,5 +52,38 @@ func (v *Verifier) loadTrustStores(ctx context.Context, stmt *trustpolicy.Statem
 			out[t][name] = certs
 		}
 	}
+	if err := v.checkKeyStores(ctx, stmt); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// checkKeyStores loads the statement's publickey stores (trustStores and
+// rekorTrustStores, signet/v1) with the rules of loadTrustStores.
+func (v *Verifier) checkKeyStores(ctx context.Context, stmt *trustpolicy.Statement) error {
+	names := stmt.StoresOfType(trustpolicy.StorePublicKey)
+	for _, n := range stmt.RekorStores() {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	ks, ok := v.Store.(truststore.KeyStore)
+	for _, name := range names {
+		var err error
+		if !ok {
+			err = fmt.Errorf("the trust store has no publickey stores")
+		} else {
+			_, err = ks.GetPublicKeys(ctx, name)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return &TrustStoreError{Statement: stmt.Name, Type: truststore.TypePublicKey, Name: name, Err: err}
+		}
+	}
+	return nil
 }

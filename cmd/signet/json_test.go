@@ -197,7 +197,7 @@ func TestBlobVerifyJSON(t *testing.T) {
 						t.Fatalf("%d signatures, want 1", len(sigs))
 					}
 					s := sigs[0].(obj)
-					want := []string{"source", "mediaType", "verified", "signer", "signingTime", "expiry", "revocation", "checks"}
+					want := []string{"source", "mediaType", "format", "verified", "signer", "signingTime", "expiry", "revocation", "checks"}
 					if tt.code != exitOK {
 						want = append(want, "error")
 						if !strings.Contains(field[string](t, s, "error"), "check failed") {
@@ -361,7 +361,10 @@ func TestOCIJSON(t *testing.T) {
 		t.Fatalf("signatures = %v", vsigs)
 	}
 	s := vsigs[0].(obj)
-	checkKeys(t, "signature", s, "source", "mediaType", "verified", "signer", "signingTime", "revocation", "checks")
+	checkKeys(t, "signature", s, "source", "mediaType", "format", "verified", "signer", "signingTime", "revocation", "checks")
+	if s["format"] != "notary" {
+		t.Errorf("format = %v, want notary", s["format"])
+	}
 	// The test key's chain names no OCSP responder or CRL distribution
 	// point: each certificate is nonRevokable, and the check notChecked.
 	for _, rv := range field[[]any](t, s, "revocation") {
