@@ -116,23 +116,23 @@ func BenchmarkCopyRecursive(b *testing.B) {
 			} else {
 				dst = testregistry.Distribution(b, testregistry.DistributionOptions{})
 			}
-			var plain, verified, orasT []time.Duration
+			var plain, verified, orasT, plainCPU, verifiedCPU, orasCPU []time.Duration
 			i := 0
 			for b.Loop() {
 				i++
-				start := time.Now()
-				g.run(b, g.signet, "copy", "-r", g.root, dst.Ref(fmt.Sprintf("prod/signet-%d", i)))
-				plain = append(plain, time.Since(start))
-				start = time.Now()
-				g.run(b, g.signet, "copy", "-r", "--verify", g.root, dst.Ref(fmt.Sprintf("prod/verified-%d", i)))
-				verified = append(verified, time.Since(start))
-				start = time.Now()
-				g.run(b, oras, "cp", "-r", "--from-plain-http", "--to-plain-http", g.root, dst.Ref(fmt.Sprintf("prod/oras-%d", i)))
-				orasT = append(orasT, time.Since(start))
+				w, c := g.timedBin(b, g.signet, "copy", "-r", g.root, dst.Ref(fmt.Sprintf("prod/signet-%d", i)))
+				plain, plainCPU = append(plain, w), append(plainCPU, c)
+				w, c = g.timedBin(b, g.signet, "copy", "-r", "--verify", g.root, dst.Ref(fmt.Sprintf("prod/verified-%d", i)))
+				verified, verifiedCPU = append(verified, w), append(verifiedCPU, c)
+				w, c = g.timedBin(b, oras, "cp", "-r", "--from-plain-http", "--to-plain-http", g.root, dst.Ref(fmt.Sprintf("prod/oras-%d", i)))
+				orasT, orasCPU = append(orasT, w), append(orasCPU, c)
 			}
 			b.ReportMetric(ms(median(plain)), "signet-ms")
 			b.ReportMetric(ms(median(verified)), "signet-verify-ms")
 			b.ReportMetric(ms(median(orasT)), "oras-ms")
+			b.ReportMetric(ms(median(plainCPU)), "signet-cpu-ms")
+			b.ReportMetric(ms(median(verifiedCPU)), "signet-verify-cpu-ms")
+			b.ReportMetric(ms(median(orasCPU)), "oras-cpu-ms")
 		})
 	}
 }
@@ -199,10 +199,16 @@ func BenchmarkVerifyBundle(b *testing.B) {
 // (user + system): the CPU time moves less with the machine's load.
 func (g *graphEnv) timed(b testing.TB, args ...string) (wall, cpu time.Duration) {
 	b.Helper()
-	c := g.cmd(g.signet, args...)
+	return g.timedBin(b, g.signet, args...)
+}
+
+// timedBin is timed for any program (oras).
+func (g *graphEnv) timedBin(b testing.TB, bin string, args ...string) (wall, cpu time.Duration) {
+	b.Helper()
+	c := g.cmd(bin, args...)
 	start := time.Now()
 	if out, err := c.CombinedOutput(); err != nil {
-		b.Fatalf("signet %v: %v\n%s", args, err, out)
+		b.Fatalf("%s %v: %v\n%s", filepath.Base(bin), args, err, out)
 	}
 	return time.Since(start), c.ProcessState.UserTime() + c.ProcessState.SystemTime()
 }
