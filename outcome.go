@@ -92,6 +92,9 @@ type SignatureOutcome struct {
 	// BindsTag is the tag the signature binds (io.signet.tag), when it is
 	// the verified tag.
 	BindsTag string `json:"bindsTag,omitempty"`
+	// TagBindingIgnored says why the signature's binding of the verified
+	// tag was ignored (dated in the future).
+	TagBindingIgnored string `json:"tagBindingIgnored,omitempty"`
 	// CounterSignatures are the counter-signatures evaluated on this
 	// signature.
 	CounterSignatures []SignatureOutcome `json:"counterSignatures,omitempty"`

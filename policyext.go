@@ -105,6 +105,20 @@ type extEval struct {
 	// newest tag binding seen on an accepted signature.
 	bindBy   string
 	bindTime time.Time
+	// future counts bindings dated after now + maxClockSkew, ignored.
+	future int
+}
+
+// maxClockSkew is how far in the future a tag binding may be dated and
+// still count. A binding dated later is ignored: accepted, it would make
+// every later binding look like a rollback until its time came.
+const maxClockSkew = 5 * time.Minute
+
+func (e *extEval) now() time.Time {
+	if e.opts.Verifier.Now != nil {
+		return e.opts.Verifier.Now()
+	}
+	return time.Now()
 }
 
 // newExtEval returns nil when the statement needs nothing beyond the first
@@ -214,7 +228,12 @@ func (e *extEval) consider(ctx context.Context, t ReadTarget, sd ocispec.Descrip
 		if res.Timestamp != nil {
 			bt = res.Timestamp.GenTime
 		}
-		if e.bindBy == "" || bt.After(e.bindTime) {
+		switch {
+		case bt.After(e.now().Add(maxClockSkew)):
+			e.future++
+			so.BindsTag = ""
+			so.TagBindingIgnored = fmt.Sprintf("its binding of tag %q is dated %s, in the future: ignored", e.tag, bt.UTC().Format(time.RFC3339))
+		case e.bindBy == "" || bt.After(e.bindTime):
 			e.bindBy, e.bindTime = so.Source, bt.UTC()
 		}
 	}
@@ -379,16 +398,17 @@ func (e *extEval) tagBinding(ctx context.Context, out *Outcome, req *Requirement
 	req.TagBinding = r
 	if e.bindBy == "" {
 		r.Reason = fmt.Sprintf("no trusted signature of %s binds tag %q (%s=%s): the tag may have been re-pointed", out.Artifact, e.tag, TagAnnotation, e.tag)
+		if e.future > 0 {
+			r.Reason += fmt.Sprintf(" (%d bindings dated more than %s in the future were ignored: the signer's clock is wrong)", e.future, maxClockSkew)
+		}
 		return &tagError{ErrTagNotBound, r.Reason}
 	}
 	bt := e.bindTime
 	r.BoundBy, r.BindingTime = e.bindBy, &bt
-	now := e.opts.Verifier.Now
-	at := time.Now()
-	if now != nil {
-		at = now()
+	age := e.now().Sub(bt)
+	if age < 0 {
+		age = 0
 	}
-	age := at.Sub(bt)
 	r.Age = age.Round(time.Second).String()
 	if age >= maxAge {
 		r.Reason = fmt.Sprintf("the newest binding of tag %q (signature %s, %s) is %s old, older than maxAge %s: the registry may be serving a frozen tag; the publisher must re-sign it", e.tag, e.bindBy, bt.Format(time.RFC3339), r.Age, r.MaxAge)

@@ -432,6 +432,21 @@ func TestTagBinding(t *testing.T) {
 			if out, err := w.verify(policy, "v1", t1.Add(2*time.Hour), state); err != nil {
 				t.Fatalf("re-bound old digest: %v %+v", err, out)
 			}
+			// A binding dated in the future (a signer's wrong clock) is
+			// ignored: recorded, it would make every later binding a
+			// rollback.
+			future := w.image("future", "v1")
+			w.sign("alice", "v1", t1.Add(3*time.Hour), true)
+			out, err = w.verify(policy, "v1", t1.Add(2*time.Hour), state)
+			if !errors.Is(err, ErrTagNotBound) || !strings.Contains(out.Reason, "dated more than 5m0s in the future were ignored") ||
+				!strings.Contains(out.Signatures[0].TagBindingIgnored, "in the future: ignored") {
+				t.Fatalf("future binding: %v %+v", err, out)
+			}
+			w.retag(old, "v1")
+			if out, err := w.verify(policy, "v1", t1.Add(2*time.Hour), state); err != nil {
+				t.Fatalf("after a future binding was refused: %v %+v", err, out)
+			}
+			_ = future
 			// Without state, a tag under tagBinding cannot be verified.
 			if _, err := w.verify(policy, "v1", t1.Add(2*time.Hour), nil); !errors.Is(err, ErrInvalidInput) {
 				t.Errorf("no state: %v", err)

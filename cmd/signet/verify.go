@@ -377,6 +377,9 @@ func printSignatureLine(w io.Writer, indent string, s signet.SignatureOutcome) {
 	if s.BindsTag != "" {
 		tag = fmt.Sprintf(" [binds tag %q]", s.BindsTag)
 	}
+	if s.TagBindingIgnored != "" {
+		tag = " [" + s.TagBindingIgnored + "]"
+	}
 	fmt.Fprintf(w, "%ssignature %s%s%s: %s\n", indent, s.Source, signer, tag, state)
 	for _, c := range s.CounterSignatures {
 		printSignatureLine(w, indent+"  counter-", c)
