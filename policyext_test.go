@@ -514,3 +514,29 @@ func TestExtensionsTogether(t *testing.T) {
 		})
 	}
 }
+
+// TestMinSignaturesLimit: VER-4's signature limit also bounds k-of-n; a
+// verdict cut short says so, and the error wraps ErrSignatureLimit.
+func TestMinSignaturesLimit(t *testing.T) {
+	dir := t.TempDir()
+	w := newExtWorld(t, func() Target {
+		s, err := oci.NewWithContext(context.Background(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, "example.com/app")
+	w.key("alice", "acme", "release")
+	w.key("bob", "acme", "release")
+	d := w.image("app", "v1")
+	w.sign("alice", d.Digest.String(), time.Time{}, false)
+	w.sign("bob", d.Digest.String(), time.Time{}, false)
+	policy := w.policy(`{"name":"k2","registryScopes":["SCOPE"],"signatureVerification":{"level":"strict"},"trustStores":["ca:release"],"trustedIdentities":["*"],"minSignatures":2}`)
+	out, err := VerifyOCI(context.Background(), w.open(), d.Digest.String(), VerifyOCIOptions{Policy: policy, Verifier: &verifier.Verifier{Store: w.store}, Scope: w.scope, MaxSignatures: 1})
+	if !errors.Is(err, ErrTooFewSignatures) || !errors.Is(err, ErrSignatureLimit) || !strings.Contains(out.Reason, "evaluation stopped at the limit of 1 signatures") {
+		t.Fatalf("limit 1 of 2: %v %+v", err, out)
+	}
+	if out, err := VerifyOCI(context.Background(), w.open(), d.Digest.String(), VerifyOCIOptions{Policy: policy, Verifier: &verifier.Verifier{Store: w.store}, Scope: w.scope, MaxSignatures: 2}); err != nil {
+		t.Fatalf("limit 2: %v %+v", err, out)
+	}
+}
