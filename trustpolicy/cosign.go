@@ -73,7 +73,7 @@ func (s *Statement) validateCosign(r reporter) {
 		switch {
 		case !ok || typ != StorePublicKey:
 			r.add("rekorTrustStores", fmt.Sprintf("entry %q is not of the form publickey:<name>", e))
-		case !storeNamePattern.MatchString(name):
+		case !validStoreName(name):
 			r.add("rekorTrustStores", fmt.Sprintf("entry %q has invalid store name %q; a name matches [a-zA-Z0-9_.-]+", e, name))
 		}
 	}

@@ -125,7 +125,7 @@ func validatePrefixScope(sc string) error {
 		return fmt.Errorf("prefix scope %q may contain \"*\" only as its last path element", sc)
 	}
 	if !strings.Contains(base, "/") {
-		if !scopeRegistryPattern.MatchString(base) {
+		if !validRegistry(base) {
 			return fmt.Errorf("prefix scope %q does not start with a registry host name", sc)
 		}
 		return nil

@@ -2,7 +2,6 @@ package trustpolicy
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -22,9 +21,6 @@ const (
 // list would make validation quadratic in the policy size; real policies
 // list a handful.
 const MaxTrustedIdentities = 1024
-
-// storeNamePattern is the syntax of a named store (TS-6).
-var storeNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
 
 // Statement is one trust policy statement of an OCI or a blob document.
 // The zero value is invalid; Validate on the enclosing document checks it.
@@ -155,7 +151,7 @@ func validateTrustStores(stores []string, r reporter) {
 			r.add("trustStores", fmt.Sprintf("entry %q is not of the form <type>:<name>", e))
 		case typ != StoreCA && typ != StoreSigningAuthority && typ != StoreTSA && typ != StorePublicKey:
 			r.add("trustStores", fmt.Sprintf("entry %q has unsupported trust store type %q; use ca, signingAuthority or tsa", e, typ))
-		case !storeNamePattern.MatchString(name):
+		case !validStoreName(name):
 			r.add("trustStores", fmt.Sprintf("entry %q has invalid store name %q; a name matches [a-zA-Z0-9_.-]+", e, name))
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -48,13 +47,26 @@ func (t Type) Validate() error {
 	return fmt.Errorf("%w: %q (use %q, %q, %q or %q)", ErrInvalidStoreType, string(t), TypeCA, TypeSigningAuthority, TypeTSA, TypePublicKey)
 }
 
-// namePattern is the store name syntax (TS-6), also used for test key names.
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+// validName reports whether name matches the store name syntax (TS-6),
+// ^[a-zA-Z0-9_.-]+$, also used for test key names. It is spelled out
+// rather than compiled as a regular expression at every start-up.
+func validName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidateName checks a store name: ^[a-zA-Z0-9_.-]+$, and not "." or ".."
 // (which the pattern admits but which would leave the type directory).
 func ValidateName(name string) error {
-	if !namePattern.MatchString(name) || name == "." || name == ".." {
+	if !validName(name) || name == "." || name == ".." {
 		return fmt.Errorf("%w: %q (use letters, digits, '_', '.' and '-', and not \".\" or \"..\")", ErrInvalidStoreName, name)
 	}
 	return nil

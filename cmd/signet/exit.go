@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/trustpolicy"
@@ -86,11 +87,12 @@ func inputFileErr(err error) error {
 }
 
 // pinValue matches a PKCS#11 URI's pin-value attribute (RFC 7512), which
-// a key ID may carry: never printed.
-var pinValue = regexp.MustCompile(`(?i)(pin-value=)[^&;"'\s]*`)
+// a key ID may carry: never printed. Compiled on first use (an error
+// message), not at every start-up.
+var pinValue = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)(pin-value=)[^&;"'\s]*`) })
 
 // redact hides secrets a message may quote.
-func redact(msg string) string { return pinValue.ReplaceAllString(msg, "${1}REDACTED") }
+func redact(msg string) string { return pinValue().ReplaceAllString(msg, "${1}REDACTED") }
 
 func reportError(w io.Writer, err error) {
 	msg := redact(err.Error())
