@@ -178,7 +178,7 @@ func checkStructure(certs []*x509.Certificate, p chainProfile) error {
 			if !bytes.Equal(c.RawIssuer, c.RawSubject) {
 				return chainErr(root, i, c, what+": its issuer differs from its subject", nil)
 			}
-			if err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
+			if err := CheckCertificateSignature(c, c); err != nil {
 				return chainErr(root, i, c, what+": its signature does not verify with its own key", err)
 			}
 			continue
@@ -194,7 +194,7 @@ func checkStructure(certs []*x509.Certificate, p chainProfile) error {
 		if !bytes.Equal(c.RawIssuer, parent.RawSubject) {
 			return chainErr(order, i, c, fmt.Sprintf("certificate is not issued by the next certificate (subject %q): issuer and subject differ", parent.Subject.String()), nil)
 		}
-		if err := parent.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
+		if err := CheckCertificateSignature(parent, c); err != nil {
 			return chainErr(order, i, c, fmt.Sprintf("certificate signature does not verify with the key of the next certificate (subject %q)", parent.Subject.String()), err)
 		}
 	}
@@ -203,7 +203,7 @@ func checkStructure(certs []*x509.Certificate, p chainProfile) error {
 
 func isSelfSigned(c *x509.Certificate) bool {
 	return bytes.Equal(c.RawIssuer, c.RawSubject) &&
-		c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+		CheckCertificateSignature(c, c) == nil
 }
 
 // leafForbiddenKeyUsage are the keyUsage bits a signing leaf must not carry

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+
+	"github.com/signet-dev/signet/signature"
 )
 
 // MaxCertificateFileBytes bounds one certificate file. A root certificate
@@ -87,7 +89,7 @@ func checkCertificate(t Type, c *x509.Certificate) error {
 		if c.IsCA {
 			return nil
 		}
-		if err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
+		if err := signature.CheckCertificateSignature(c, c); err != nil {
 			return fmt.Errorf("%w: certificate %q is neither a CA certificate (basicConstraints cA=true) nor self-signed", ErrInvalidCertificate, c.Subject)
 		}
 	}
