@@ -221,3 +221,19 @@ func TestTagBindingCLI(t *testing.T) {
 	// By digest, nothing changes.
 	c.must("verify", "--oci-layout", "--scope", "example.com/app", layout+"@"+first.String())
 }
+
+// TestExtensionFailedSignatureHint: under minSignatures, when no signature
+// verifies at all, the error and hint are the failed check's (an untrusted
+// signer), not "more signers must sign".
+func TestExtensionFailedSignatureHint(t *testing.T) {
+	c := newCLI(t)
+	c.addChainKey("alice", "ec-256") // its root is in no store
+	other := c.addChainKey("other", "ec-256")
+	c.must("cert", "add", "--type", "ca", "--store", "release", other.rootFile)
+	c.must("policy", "init", "--name", "k2", "--scope", "example.com/app", "--trust-store", "ca:release", "--trusted-identity", "*", "--min-signatures", "2")
+	layout, dg := newLayout(t)
+	ref := layout + "@" + dg.String()
+	c.must("sign", "--oci-layout", "--key", "alice", ref)
+	r := c.run("verify", "--oci-layout", "--scope", "example.com/app", ref)
+	checkFailure(t, r, exitNotTrusted, "authenticity", "signer is not trusted")
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -212,7 +213,9 @@ func explainOutcome(out *signet.Outcome, err error, what string) error {
 	if err == nil || out == nil {
 		return err
 	}
-	if out.Requirements != nil {
+	// A requirement's hint when some signature verified; when none did, the
+	// first signature's failed check says more (an untrusted signer, say).
+	if out.Requirements != nil && slices.ContainsFunc(out.Signatures, func(s signet.SignatureOutcome) bool { return s.Verified }) {
 		for _, h := range requirementHints {
 			if errors.Is(err, h.err) {
 				return withHint(fmt.Errorf("signature verification failed for %s: %w", what, err), h.hint)
