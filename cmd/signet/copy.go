@@ -288,25 +288,33 @@ func showProgress(env *Env, of *outputFlag, verb string, p **graph.Progress) (st
 	if of.json() || !isTerminal(env.Stderr) {
 		return func() {}
 	}
-	prog := *p
+	return drawProgress(env.Stderr, verb, *p, progressInterval)
+}
+
+// drawProgress redraws one line "VERB: n/N nodes, bytes/total" on w every
+// interval, and a last time (with a newline) when stop is called.
+func drawProgress(w io.Writer, verb string, prog *graph.Progress, interval time.Duration) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
-	draw := func(w io.Writer) {
+	draw := func() {
+		total := prog.TotalBytes.Load()
+		// A blob listed under two media types may be read twice: never
+		// show more than the total.
 		fmt.Fprintf(w, "\r%s: %d/%d nodes, %s/%s   ", verb, prog.Nodes.Load(), prog.TotalNodes.Load(),
-			humanBytes(min(prog.Bytes.Load(), max(prog.TotalBytes.Load(), prog.Bytes.Load()))), humanBytes(prog.TotalBytes.Load()))
+			humanBytes(min(prog.Bytes.Load(), total)), humanBytes(total))
 	}
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(progressInterval)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
-				draw(env.Stderr)
-				fmt.Fprintln(env.Stderr)
+				draw()
+				fmt.Fprintln(w)
 				return
 			case <-t.C:
-				draw(env.Stderr)
+				draw()
 			}
 		}
 	}()

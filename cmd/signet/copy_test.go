@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/signet-dev/signet/graph"
 	"github.com/signet-dev/signet/internal/testregistry"
 	"github.com/signet-dev/signet/registry"
 )
@@ -173,6 +176,41 @@ func TestCopyUsage(t *testing.T) {
 			r := c.run(tc.args...)
 			if r.code != exitUsage || r.errorLine() == "" {
 				t.Errorf("want exit 2 with an Error line\n%s", r)
+			}
+		})
+	}
+}
+
+// TestDrawProgress: the progress line counts nodes and bytes and ends with
+// a newline; it never shows more bytes than the total.
+func TestDrawProgress(t *testing.T) {
+	var buf bytes.Buffer
+	p := &graph.Progress{}
+	p.TotalNodes.Store(40)
+	p.TotalBytes.Store(2048)
+	stop := drawProgress(&buf, "Copying", p, time.Hour)
+	p.Nodes.Store(40)
+	p.Bytes.Store(4096)
+	stop()
+	if got, want := buf.String(), "\rCopying: 40/40 nodes, 2.0 KiB/2.0 KiB   \n"; got != want {
+		t.Errorf("progress %q, want %q", got, want)
+	}
+}
+
+// TestVerifyBundleUsage: --bundle takes no reference and needs --scope.
+func TestVerifyBundleUsage(t *testing.T) {
+	c := newCLI(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"reference with bundle", []string{"verify", "--bundle", "a.tar", "--scope", "x/y", "example.com/app:v1"}},
+		{"no scope", []string{"verify", "--bundle", "a.tar"}},
+		{"oci-layout with bundle", []string{"verify", "--bundle", "a.tar", "--scope", "x/y", "--oci-layout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := c.run(tc.args...); r.code != exitUsage || r.errorLine() == "" {
+				t.Errorf("want exit 2\n%s", r)
 			}
 		})
 	}
