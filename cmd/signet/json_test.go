@@ -318,7 +318,10 @@ func TestOCIJSON(t *testing.T) {
 	// list before signing: an empty array, not null.
 	var list obj
 	jsonOut(t, c.must("list", "--oci-layout", "-o", "json", ref), &list)
-	checkKeys(t, "list", list, "reference", "signatures", "truncated")
+	checkKeys(t, "list", list, "reference", "signatures", "cosignSignatures", "truncated")
+	if cs := field[[]any](t, list, "cosignSignatures"); len(cs) != 0 {
+		t.Errorf("unsigned list has cosign signatures %v", cs)
+	}
 	if sigs := field[[]any](t, list, "signatures"); len(sigs) != 0 || list["truncated"] != false || list["reference"] != ref {
 		t.Errorf("unsigned list = %v", list)
 	}

@@ -52,30 +52,64 @@ func newListCmd(env *Env) *cobra.Command {
 				}
 				listed[i].CounterSignatures = cs
 			}
-			if o.output.json() {
-				return writeJSON(env.Stdout, map[string]any{"reference": ref, "signatures": listed, "truncated": truncated})
+			// cosign signatures (docs/cosign.md), listed beside them.
+			cosignSigs, cosignTruncated, err := signet.ListCosignSignatures(cmd.Context(), store, desc, o.maxSignatures)
+			if err != nil {
+				return fmt.Errorf("%w: %w", signet.ErrIO, err)
 			}
-			if len(sigs) == 0 {
+			truncated = truncated || cosignTruncated
+			cosignListed := []listedCosign{}
+			for _, c := range cosignSigs {
+				cosignListed = append(cosignListed, listedCosign{Source: c.Source, Format: c.Format, Descriptor: c.Descriptor})
+			}
+			if o.output.json() {
+				return writeJSON(env.Stdout, map[string]any{"reference": ref, "signatures": listed, "cosignSignatures": cosignListed, "truncated": truncated})
+			}
+			if len(sigs) == 0 && len(cosignSigs) == 0 {
 				fmt.Fprintf(env.Stdout, "%s has no associated signature\n", ref)
 				return nil
 			}
-			fmt.Fprintf(env.Stdout, "%s\n└── %s\n", ref, "application/vnd.cncf.notary.signature")
-			for i, s := range listed {
-				branch, below := "├──", "│  "
-				if i == len(sigs)-1 {
-					branch, below = "└──", "   "
+			fmt.Fprintln(env.Stdout, ref)
+			groups := 0
+			if len(sigs) > 0 {
+				groups++
+			}
+			if len(cosignSigs) > 0 {
+				groups++
+			}
+			if len(sigs) > 0 {
+				top, indent := "└──", "    "
+				if groups > 1 {
+					top, indent = "├──", "│   "
 				}
-				fmt.Fprintf(env.Stdout, "    %s %s\n", branch, s.Digest)
-				if len(s.CounterSignatures) == 0 {
-					continue
-				}
-				fmt.Fprintf(env.Stdout, "    %s └── counter-signatures\n", below)
-				for j, c := range s.CounterSignatures {
-					b := "├──"
-					if j == len(s.CounterSignatures)-1 {
-						b = "└──"
+				fmt.Fprintf(env.Stdout, "%s %s\n", top, "application/vnd.cncf.notary.signature")
+				for i, s := range listed {
+					branch, below := "├──", "│  "
+					if i == len(sigs)-1 {
+						branch, below = "└──", "   "
 					}
-					fmt.Fprintf(env.Stdout, "    %s     %s %s\n", below, b, c.Digest)
+					fmt.Fprintf(env.Stdout, "%s%s %s\n", indent, branch, s.Digest)
+					if len(s.CounterSignatures) == 0 {
+						continue
+					}
+					fmt.Fprintf(env.Stdout, "%s%s └── counter-signatures\n", indent, below)
+					for j, c := range s.CounterSignatures {
+						b := "├──"
+						if j == len(s.CounterSignatures)-1 {
+							b = "└──"
+						}
+						fmt.Fprintf(env.Stdout, "%s%s     %s %s\n", indent, below, b, c.Digest)
+					}
+				}
+			}
+			if len(cosignSigs) > 0 {
+				fmt.Fprintf(env.Stdout, "└── cosign signatures\n")
+				for i, c := range cosignSigs {
+					branch := "├──"
+					if i == len(cosignSigs)-1 {
+						branch = "└──"
+					}
+					fmt.Fprintf(env.Stdout, "    %s %s (%s)\n", branch, c.Source, c.Format)
 				}
 			}
 			if truncated {
@@ -96,6 +130,17 @@ func newListCmd(env *Env) *cobra.Command {
 type listedSignature struct {
 	ocispec.Descriptor
 	CounterSignatures []ocispec.Descriptor `json:"counterSignatures,omitempty"`
+}
+
+// listedCosign is one cosign signature in list's output.
+type listedCosign struct {
+	// Source is the bundle referrer's digest, or the legacy tag.
+	Source string `json:"source"`
+	// Format is cosignBundle or cosignSimpleSigning.
+	Format string `json:"format"`
+	// Descriptor is the referrer manifest (bundle) or the payload layer
+	// (legacy).
+	Descriptor ocispec.Descriptor `json:"descriptor"`
 }
 
 // checkMaxSignatures refuses a --max-signatures that is not positive, as

@@ -273,7 +273,19 @@ func printOutcomeText(stdout, stderr io.Writer, out *signet.Outcome) {
 			}
 		}
 		fmt.Fprintf(stdout, "Successfully verified signature for %s\n", out.Artifact)
-		fmt.Fprintf(stdout, "  policy: %s (level %s)\n  signer: %s\n", out.Policy.Name, out.Policy.Level, s.Signer)
+		fmt.Fprintf(stdout, "  policy: %s (level %s)\n", out.Policy.Name, out.Policy.Level)
+		if k := s.Key; k != nil {
+			fmt.Fprintf(stdout, "  format: %s\n  key: %s/%s (%s, sha256 %s)\n", s.Format, k.Store, k.File, k.Algorithm, k.SHA256Fingerprint)
+			if tl := s.TransparencyLog; tl != nil {
+				when := ""
+				if tl.IntegratedTime != nil {
+					when = ", integrated " + tl.IntegratedTime.Format("2006-01-02T15:04:05Z07:00")
+				}
+				fmt.Fprintf(stdout, "  transparency log: entry verified (log %s%s)\n", tl.LogID, when)
+			}
+		} else {
+			fmt.Fprintf(stdout, "  signer: %s\n", s.Signer)
+		}
 		if s.SigningTime != nil {
 			fmt.Fprintf(stdout, "  signed: %s\n", s.SigningTime.Format("2006-01-02T15:04:05Z07:00"))
 		}
@@ -304,6 +316,9 @@ func printOutcomeText(stdout, stderr io.Writer, out *signet.Outcome) {
 		name := s.Source
 		if name == "" {
 			name = fmt.Sprintf("signature %d", i+1)
+		}
+		if s.Format != "" && s.Format != "notary" {
+			name += " (" + s.Format + ")"
 		}
 		fmt.Fprintf(stdout, "%s: not verified\n", name)
 		for _, c := range s.Checks {
