@@ -63,6 +63,22 @@ func parseDescriptor(r io.Reader) (ocispec.Descriptor, error) {
 	return d, nil
 }
 
+// imageTag returns the tag of an image name that names no digest: the
+// pull is by tag. "" when the name pins a digest or has no tag.
+func imageTag(name string) string {
+	if strings.ContainsRune(name, '@') {
+		return ""
+	}
+	slash := strings.LastIndexByte(name, '/')
+	if slash < 0 {
+		return ""
+	}
+	if c := strings.LastIndexByte(name[slash:], ':'); c >= 0 {
+		return name[slash+c+1:]
+	}
+	return ""
+}
+
 // imageRepository returns the repository (REGISTRY/REPOSITORY) of the image
 // name containerd passes as -name: REGISTRY/REPOSITORY[:TAG][@DIGEST]. A
 // digest in the name must be dgst. The registry part is required: containerd

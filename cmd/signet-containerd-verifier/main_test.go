@@ -21,6 +21,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/internal/peer"
 	"github.com/signet-dev/signet/internal/testregistry"
 	"github.com/signet-dev/signet/internal/testsign"
@@ -518,6 +519,64 @@ func TestNotationSignatures(t *testing.T) {
 					want: []string{"no signature is associated with the image"}},
 			} {
 				t.Run(c.name, func(t *testing.T) { f.run(t, c) })
+			}
+		})
+	}
+}
+
+// TestTagBinding: under a "signet/v1" statement with tagBinding, a pull by
+// tag needs a trusted signature binding that tag (signet sign --bind-tag);
+// a pull by digest is verified as before; a tag that the registry resolves
+// to another digest than containerd's is refused (docs/policy-extensions.md).
+func TestTagBinding(t *testing.T) {
+	reg := testregistry.New(t, testregistry.Options{Referrers: true})
+	cfg := testsign.NewConfig(t, "demo")
+	policy := `{"version":"signet/v1","trustPolicies":[{"name":"bound","registryScopes":["` + reg.Ref("app") + `"],` +
+		`"signatureVerification":{"level":"strict"},"trustStores":["ca:demo"],"trustedIdentities":["` + cfg.Identity() + `"],"tagBinding":{"maxAge":"7d"}}]}`
+	if err := os.WriteFile(filepath.Join(cfg.Dir, "trustpolicy.oci.json"), []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo, _, err := registry.NewRepository(reg.Ref("app"), registry.RemoteOptions{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := testregistry.PushImage(t, repo, "bound", "bound")
+	if _, err := signet.SignOCI(context.Background(), repo, "bound", signet.SignOCIOptions{SignOptions: signet.SignOptions{Signer: cfg.Signer}, BindTag: true}); err != nil {
+		t.Fatal(err)
+	}
+	unbound := testregistry.PushImage(t, repo, "unbound", "unbound")
+	cfg.Sign(t, repo, "unbound")
+
+	f := &fixture{reg: reg, home: t.TempDir(), cfg: cfg}
+	for _, c := range []verdictCase{
+		{name: "pull by a bound tag", image: reg.Ref("app:bound"), desc: bound, wantCode: exitOK,
+			want: []string{"signet: trusted " + reg.Ref("app") + "@" + bound.Digest.String(), `policy "bound"`}},
+		{name: "pull by a tag no signature binds", image: reg.Ref("app:unbound"), desc: unbound, wantCode: exitNotTrusted,
+			want: []string{"signet: not trusted " + reg.Ref("app") + "@" + unbound.Digest.String(), `policy "bound"`, `binds tag "unbound"`}},
+		{name: "pull by digest", image: reg.Ref("app@" + unbound.Digest.String()), desc: unbound, wantCode: exitOK,
+			want: []string{"signet: trusted " + reg.Ref("app") + "@" + unbound.Digest.String()}},
+		{name: "tag moved since containerd resolved it", image: reg.Ref("app:bound"), desc: unbound, wantCode: exitIO,
+			want: []string{"signet: refused", `the tag "bound" now names ` + bound.Digest.String() + ", not " + unbound.Digest.String()}},
+	} {
+		t.Run(c.name, func(t *testing.T) { f.run(t, c) })
+	}
+	if _, err := os.Stat(filepath.Join(f.home, "cache", "tagbinding")); err != nil {
+		t.Errorf("no tag binding state in $SIGNET_CACHE/tagbinding: %v", err)
+	}
+}
+
+func TestImageTag(t *testing.T) {
+	dg := "sha256:" + strings.Repeat("0", 64)
+	for _, c := range []struct{ name, in, want string }{
+		{name: "tag", in: "reg.example:5000/a/b:v1", want: "v1"},
+		{name: "no tag", in: "reg.example:5000/a/b", want: ""},
+		{name: "digest", in: "reg.example/a@" + dg, want: ""},
+		{name: "tag and digest: the digest is pulled", in: "reg.example/a:v1@" + dg, want: ""},
+		{name: "no slash", in: "a:v1", want: ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := imageTag(c.in); got != c.want {
+				t.Errorf("imageTag(%q) = %q, want %q", c.in, got, c.want)
 			}
 		})
 	}

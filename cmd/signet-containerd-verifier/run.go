@@ -221,18 +221,40 @@ func verify(ctx context.Context, o *options, stdin io.Reader, getenv func(string
 		}
 		return nil, scope, fmt.Errorf("%w: %w", errBadInput, err)
 	}
+	// A pull by tag is verified as the tag when the statement binds tags
+	// (signet/v1 tagBinding): the tag must be bound to the digest by a
+	// fresh trusted signature, and is never rolled back. Otherwise, and
+	// for pulls by digest, the digest containerd resolved is verified.
+	reference := dgst.String()
+	tag := imageTag(o.name)
+	if stmt, err := policy.Match(scope); err == nil && tag != "" && stmt.TagBinding != nil {
+		reference = tag
+	}
+	var tagState signet.TagBindingState
+	if cache, err := config.ResolveCacheDir(getenv); err == nil {
+		tagState = &signet.FileTagBindings{Dir: filepath.Join(cache, "tagbinding")}
+	}
 	v := &verifier.Verifier{
 		Store:      truststore.NewCache(truststore.NewFileStore(dir.TrustStore(), logger)),
 		Logger:     logger,
 		Revocation: revocationValidator(getenv, logger),
 		Plugins:    &plugin.Manager{Dir: pluginDir(dir, getenv)},
 	}
-	out, err = signet.VerifyOCI(ctx, repo, dgst.String(), signet.VerifyOCIOptions{Policy: policy, Verifier: v, Scope: scope})
+	out, err = signet.VerifyOCI(ctx, repo, reference, signet.VerifyOCIOptions{Policy: policy, Verifier: v, Scope: scope, TagBindings: tagState})
+	if out != nil && out.Artifact != dgst.String() {
+		// The tag moved between containerd's resolution and ours: the
+		// verdict is about other content.
+		return nil, scope, fmt.Errorf("%w: the tag %q now names %s, not %s, the digest containerd is pulling: pull again", errTagMoved, tag, out.Artifact, dgst)
+	}
 	return out, scope, err
 }
 
 // errConfig marks a configuration the verifier cannot use.
 var errConfig = errors.New("invalid configuration")
+
+// errTagMoved marks a tag that the registry resolved to another digest
+// than containerd did: a race with a push, worth a retry.
+var errTagMoved = errors.New("the tag moved during verification")
 
 // readDescriptor parses stdin, giving up when ctx ends (containerd writes
 // stdin from another goroutine and closes it; a writer that never closes
@@ -314,6 +336,8 @@ func classify(err error) int {
 	switch {
 	case errors.Is(err, errBadInput), errors.Is(err, errConfig):
 		return exitUsage
+	case errors.Is(err, errTagMoved):
+		return exitIO
 	case errors.As(err, &tse):
 		// TS-6: a missing, empty or invalid store the trust policy names
 		// is invalid configuration; a store that cannot be read is I/O.
@@ -373,17 +397,25 @@ func refused(o *options, scope string, out *signet.Outcome, err error) string {
 	}
 	if out != nil {
 		policy := fmt.Sprintf("policy %q", out.Policy.Name)
-		if errors.Is(err, signet.ErrSignatureLimit) {
-			return fmt.Sprintf("signet: not trusted %s: %s: %s", what, policy, out.Reason)
+		if errors.Is(err, signet.ErrNoSignature) && len(out.Signatures) == 0 {
+			return fmt.Sprintf("signet: not trusted %s: %s: no signature is associated with the image", what, policy)
+		}
+		if out.Reason != "" {
+			// The signature limit, or signet/v1 requirements
+			// (minSignatures, counterSignatures, tagBinding).
+			line := fmt.Sprintf("signet: not trusted %s: %s: %s", what, policy, out.Reason)
+			if len(out.Signatures) > 0 {
+				if c, ok := out.Signatures[0].Result().FailedCheck(); ok {
+					line += fmt.Sprintf("; first signature: %s check failed: %s", c.Type, c.Reason)
+				}
+			}
+			return line
 		}
 		if len(out.Signatures) > 0 {
 			if c, ok := out.Signatures[0].Result().FailedCheck(); ok {
 				return fmt.Sprintf("signet: not trusted %s: %s: %s check failed: %s", what, policy, c.Type, c.Reason)
 			}
 			return fmt.Sprintf("signet: not trusted %s: %s: %s", what, policy, out.Signatures[0].Error)
-		}
-		if errors.Is(err, signet.ErrNoSignature) {
-			return fmt.Sprintf("signet: not trusted %s: %s: no signature is associated with the image", what, policy)
 		}
 	}
 	if errors.Is(err, signet.ErrIO) {
