@@ -242,10 +242,11 @@ func printCopy(env *Env, of *outputFlag, srcName, dstName string, res *graph.Cop
 	fmt.Fprintf(w, "  verified at the source: %s\n", verdictLine(v.Source))
 	fmt.Fprintf(w, "  arrived at the destination: %d of %d nodes\n", v.Arrived, v.Expected)
 	for _, n := range res.Nodes {
-		if n.State == graph.StateArrived {
-			continue
+		line := fmt.Sprintf("    %-8s %-8s %-8s %s", n.State, n.Transfer, n.Kind, n.Digest)
+		if n.ArtifactType != "" {
+			line += " " + n.ArtifactType
 		}
-		fmt.Fprintf(w, "    %-8s %-8s %s\n", n.State, n.Kind, n.Digest)
+		fmt.Fprintln(w, line)
 	}
 	if v.Destination != nil {
 		fmt.Fprintf(w, "  verified at the destination: %s\n", verdictLine(v.Destination))

@@ -120,7 +120,8 @@ func TestCopyVerifyCLI(t *testing.T) {
 
 	w.c.must("sign", w.srcRef())
 	r = w.c.must("copy", "-r", "--verify", w.srcRef(), w.dst.Ref("prod/app"))
-	for _, want := range []string{"verified at the source: trusted", "arrived at the destination: 10 of 10 nodes", "verified at the destination: trusted"} {
+	for _, want := range []string{"verified at the source: trusted", "arrived at the destination: 10 of 10 nodes", "verified at the destination: trusted",
+		"arrived  copied   referrer sha256:", "application/vnd.cncf.notary.signature", "arrived  copied   root     " + w.root.Digest.String()} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("missing %q\n%s", want, r)
 		}
