@@ -128,6 +128,8 @@ func TestExtensionsCLI(t *testing.T) {
 		{"sign", "--oci-layout", "--countersign", tag},
 		{"sign", "--oci-layout", "--signature", "sha256:" + strings.Repeat("0", 64), tag},
 		{"sign", "--oci-layout", "--countersign", "--bind-tag", "--scope", "example.com/a", tag},
+		{"sign", "--oci-layout", "--countersign", "--scope", "example.com/team/*", tag},
+		{"verify", "--oci-layout", "--scope", "example.com/team/*", tag},
 	} {
 		if r := c.run(args...); r.code != exitUsage {
 			t.Errorf("%v: want exit 2:\n%s", args, r)

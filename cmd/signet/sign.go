@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -203,6 +204,8 @@ func (o *signOpts) checkExtensionFlags() error {
 		return usageErr(errors.New("--signature is only for --countersign"))
 	case o.scope != "" && !(o.countersign && o.ociLayout):
 		return usageErr(errors.New("--scope is only for --countersign with --oci-layout: a registry reference names its own repository"))
+	case strings.Contains(o.scope, "*"):
+		return usageErr(fmt.Errorf("--scope %q is a pattern: it names the one repository (REGISTRY/REPO) the layout's artifact belongs to", o.scope))
 	case o.countersign && o.ociLayout && o.scope == "":
 		return usageErr(errors.New("--scope is required with --countersign --oci-layout: it names the repository (REGISTRY/REPO) whose trust policy statement decides which signatures are accepted"))
 	}

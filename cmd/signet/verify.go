@@ -87,6 +87,9 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, args []string) error
 	if o.ociLayout && o.scope == "" {
 		return usageErr(errors.New("--scope is required with --oci-layout: it names the repository (REGISTRY/REPO) whose trust policy statement applies"))
 	}
+	if strings.Contains(o.scope, "*") {
+		return usageErr(fmt.Errorf("--scope %q is a pattern: it names the one repository (REGISTRY/REPO) the layout's artifact belongs to; prefix scopes belong in the trust policy", o.scope))
+	}
 	if !o.ociLayout && o.scope != "" {
 		return usageErr(errors.New("--scope is only for --oci-layout: a registry reference names its own repository"))
 	}
