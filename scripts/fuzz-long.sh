@@ -19,6 +19,9 @@
 #   SIGNET_FUZZ_LOGS      directory for each target's output (default: a new temporary directory,
 #                         kept and printed at the end)
 #   SIGNET_FUZZ_MATCH     only targets whose name matches this extended regular expression
+#   SIGNET_FUZZ_MINIMIZE  go test -fuzzminimizetime (default 5s): Go minimizes every new interesting
+#                         input, not only failing ones, inside DURATION; the envelope targets verify
+#                         signatures on each run, and a longer budget spends most of the time there
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +29,7 @@ DURATION=${1:-5m}
 JOBS=${SIGNET_FUZZ_JOBS:-2}
 PARALLEL=${SIGNET_FUZZ_PARALLEL:-1}
 MATCH=${SIGNET_FUZZ_MATCH:-.}
+MINIMIZE=${SIGNET_FUZZ_MINIMIZE:-5s}
 LOGS=${SIGNET_FUZZ_LOGS:-$(mktemp -d "${TMPDIR:-/tmp}/signet-fuzz.XXXXXX")}
 mkdir -p "$LOGS" || exit 2
 
@@ -66,7 +70,7 @@ list_targets() {
 fuzz_one() {
 	local dir=$1 pkg=$2 name=$3 log=$4 try status=FAIL start=$SECONDS last execs=- new=-
 	for try in 1 2 3; do
-		if (cd "$dir" && go test -run '^$' -fuzz "^${name}\$" -fuzztime "$DURATION" -fuzzminimizetime 30s \
+		if (cd "$dir" && go test -run '^$' -fuzz "^${name}\$" -fuzztime "$DURATION" -fuzzminimizetime "$MINIMIZE" \
 			-parallel "$PARALLEL" "$pkg") >"$log" 2>&1; then
 			status=ok
 			break
@@ -94,8 +98,8 @@ mapfile -t targets <"$LOGS/targets"
 printf 'go: %s\n' "$(go version)"
 printf 'machine: %s, %s cores\n' "$(uname -srm)" "$(nproc 2>/dev/null || echo '?')"
 printf 'started: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-printf '%d fuzz targets, %s each, %s at a time, -parallel %s; logs in %s\n' \
-	"${#targets[@]}" "$DURATION" "$JOBS" "$PARALLEL" "$LOGS"
+printf '%d fuzz targets, %s each, %s at a time, -parallel %s, -fuzzminimizetime %s; logs in %s\n' \
+	"${#targets[@]}" "$DURATION" "$JOBS" "$PARALLEL" "$MINIMIZE" "$LOGS"
 
 running=0
 for t in "${targets[@]}"; do
