@@ -279,3 +279,37 @@ func TestLegacyTag(t *testing.T) {
 		t.Fatal("LegacyTag accepted a string without algorithm")
 	}
 }
+
+// BenchmarkVerifyBundle is one bundle parsed and verified under the
+// second of two keys (the first fails), as the verifier does.
+func BenchmarkVerifyBundle(b *testing.B) {
+	k, other := newKey(b, ""), newKey(b, "")
+	data := bundleFor(b, k, statement(testDigest, PredicateTypeSign))
+	keys := []crypto.PublicKey{other.GetPublicKey(), k.GetPublicKey()}
+	for b.Loop() {
+		s, err := ParseBundle(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Verify(keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifySimpleSigning is BenchmarkVerifyBundle for the legacy form.
+func BenchmarkVerifySimpleSigning(b *testing.B) {
+	k, other := newKey(b, ""), newKey(b, "")
+	payload := simplePayload(testDigest)
+	sig := signPayload(b, k, payload)
+	keys := []crypto.PublicKey{other.GetPublicKey(), k.GetPublicKey()}
+	for b.Loop() {
+		s, err := ParseSimpleSigning(payload, sig, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Verify(keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

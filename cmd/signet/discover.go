@@ -13,6 +13,7 @@ import (
 
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/graph"
+	"github.com/signet-dev/signet/registry"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/trustpolicy"
 )
@@ -42,7 +43,8 @@ The walk is bounded: --depth levels (default ` + fmt.Sprint(graph.DefaultMaxDept
 referrers per artifact and ` + fmt.Sprint(graph.DefaultMaxNodes) + ` artifacts in all; a graph cut by a default
 limit is shown with a warning. Each request has the registry timeout.
 
-With --verify each signature (artifact type ` + signature.ArtifactType + `)
+With --verify each signature (artifact type ` + signature.ArtifactType + `, or a cosign
+bundle, docs/cosign.md)
 shows its signer and whether it verifies under the trust policy statement
 of the repository (--scope for an OCI layout). The verdict is per signature;
 'signet verify' decides whether the artifact is trusted. discover exits 0
@@ -221,7 +223,9 @@ func toDiscoverNode(prefix string, n, parent *graph.Node, verify func(subject, s
 		Truncated:    n.Truncated,
 		Referrers:    []*discoverNode{},
 	}
-	if parent != nil && verify != nil && d.ArtifactType == signature.ArtifactType && !n.Repeated {
+	// Notary Project signatures and cosign bundles (docs/cosign.md).
+	isSig := d.ArtifactType == signature.ArtifactType || d.ArtifactType == registry.MediaTypeSigstoreBundle
+	if parent != nil && verify != nil && isSig && !n.Repeated {
 		out.Verification = verify(parent, n)
 	}
 	for _, c := range n.Referrers {

@@ -233,6 +233,12 @@ func TestCosignInterop(t *testing.T) {
 					if !strings.Contains(l.stdout, tc.format) {
 						t.Errorf("signet list does not show the %s signature: %s", tc.format, l)
 					}
+					if !tc.legacy {
+						d := must(t, w.Signet("discover", "--verify", "-o", "json", tc.ref), "signet discover --verify")
+						if !strings.Contains(d.stdout, registry.MediaTypeSigstoreBundle) || !strings.Contains(d.stdout, `"verdict": "verified"`) {
+							t.Errorf("signet discover --verify does not verify the bundle: %s", d)
+						}
+					}
 				})
 			}
 
@@ -259,4 +265,48 @@ func TestCosignInterop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkCosignVerify compares one `signet verify` process with one
+// `cosign verify --key --insecure-ignore-tlog` process on the same image,
+// signed by cosign in the bundle form, on the in-process registry with the
+// referrers API.
+func BenchmarkCosignVerify(b *testing.B) {
+	reg := testregistry.New(b, testregistry.Options{Referrers: true})
+	w := &world{xdg: b.TempDir()}
+	home := b.TempDir()
+	cosignBin := peer.Cosign(b)
+	env := []string{"HOME=" + home, "COSIGN_PASSWORD=", "TUF_ROOT=" + filepath.Join(home, "tuf")}
+	run := func(bin string, env []string, args ...string) {
+		b.Helper()
+		if _, stderr, err := peer.Run(b, bin, env, args...); err != nil {
+			b.Fatalf("%s %v: %v\n%s", bin, args, err, stderr)
+		}
+	}
+	prefix := filepath.Join(b.TempDir(), "k")
+	run(cosignBin, env, "generate-key-pair", "--output-key-prefix", prefix)
+	repo := reg.Ref("bench/app")
+	r, _, err := registry.NewRepository(repo+":v1", registry.RemoteOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := testregistry.PushImage(b, r, "v1", "v1")
+	ref := repo + "@" + d.Digest.String()
+	run(cosignBin, env, "sign", "--key", prefix+".key", "--tlog-upload=false", "--use-signing-config=false", "--allow-http-registry", "-y", ref)
+	signetEnv := []string{"SIGNET_CONFIG=" + w.Config()}
+	run(signetBin, signetEnv, "cert", "add", "--type", "publickey", "--store", "vendor", prefix+".pub")
+	doc := `{"version":"signet/v1","trustPolicies":[{"name":"c","registryScopes":["` + repo + `"],"signatureVerification":{"level":"strict"},"trustStores":["publickey:vendor"],"trustedIdentities":["*"]}]}`
+	if err := os.WriteFile(filepath.Join(w.Config(), "trustpolicy.oci.json"), []byte(doc), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("signet", func(b *testing.B) {
+		for b.Loop() {
+			run(signetBin, signetEnv, "verify", ref)
+		}
+	})
+	b.Run("cosign", func(b *testing.B) {
+		for b.Loop() {
+			run(cosignBin, env, "verify", "--key", prefix+".pub", "--insecure-ignore-tlog", "--allow-http-registry", ref)
+		}
+	})
 }
