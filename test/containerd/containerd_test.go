@@ -7,10 +7,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,18 +27,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-	"oras.land/oras-go/v2/content"
-
-	"github.com/signet-dev/signet/internal/peer"
-	"github.com/signet-dev/signet/internal/testregistry"
-	"github.com/signet-dev/signet/internal/testsign"
-	"github.com/signet-dev/signet/registry"
 )
 
 // Timeouts of the test's own calls; containerd's verifier timeout is its
@@ -43,35 +40,76 @@ const (
 	stopTimeout  = 15 * time.Second // containerd exiting after SIGTERM
 )
 
+// Peer versions: scripts/install-peers.sh builds them (CONTAINERD_VERSION there, and the registry
+// version tools/registry/go.mod pins); internal/peer names the same.
+const (
+	containerdVersion = "v2.4.2"
+	registryVersion   = "v3.1.0"
+)
+
+// world is what the test and the benchmark share: a distribution registry
+// holding a signed and an unsigned image, a signet configuration trusting
+// the signer for both repositories, and containerd with the verifier in
+// its bin_dir.
+type world struct {
+	c                            *containerd
+	work, regHost                string
+	signedRef, unsignedRef       string
+	signedDigest, unsignedDigest string
+	// wrapper is the verifier wrapper in bin_dir and script its content.
+	wrapper, script string
+}
+
+func setup(t testing.TB) *world {
+	t.Helper()
+	bins := containerdDir(t)
+	registryBin := registryBinary(t)
+	requireRoot(t)
+
+	w := &world{work: workDir(t)}
+	signet := buildTool(t, w.work, "signet")
+	verifierBin := buildTool(t, w.work, "signet-containerd-verifier")
+	w.regHost = startRegistry(t, registryBin, w.work)
+	w.signedRef, w.unsignedRef = w.regHost+"/demo/signed:v1", w.regHost+"/demo/unsigned:v1"
+	w.signedDigest = pushImage(t, w.regHost, "demo/signed", "v1", "signed content\n")
+	w.unsignedDigest = pushImage(t, w.regHost, "demo/unsigned", "v1", "unsigned content\n")
+
+	// The signet CLI makes the configuration and signs, as a user would.
+	cfg := filepath.Join(w.work, "signet-config")
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(signet, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Join(w.work, "home"), "SIGNET_CONFIG=" + cfg}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("signet %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("cert", "generate-test", "--default", "demo")
+	run("policy", "init", "--name", "demo", "--scope", w.regHost+"/demo/signed", "--scope", w.regHost+"/demo/unsigned",
+		"--trust-store", "ca:demo", "--trusted-identity", "x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=demo")
+	run("sign", w.regHost+"/demo/signed@"+w.signedDigest)
+
+	// The documented install: the binary outside bin_dir, a wrapper in it
+	// that names the configuration (docs/containerd.md).
+	verifiers := filepath.Join(w.work, "verifiers")
+	w.wrapper = filepath.Join(verifiers, "signet")
+	w.script = fmt.Sprintf("#!/bin/sh\nexec %s -config %s \"$@\"\n", verifierBin, cfg)
+	writeFile(t, w.wrapper, w.script, 0o755)
+
+	w.c = startContainerd(t, bins, w.work, verifiers, w.regHost)
+	return w
+}
+
 // TestContainerdVerifier pulls a signed and an unsigned image through a real
 // containerd whose bindir image verifier is signet-containerd-verifier:
 // the signed one is pulled, the unsigned one is blocked with signet's
 // reason, through ctr (the transfer service) and the CRI image service.
 func TestContainerdVerifier(t *testing.T) {
-	bins := peer.Containerd(t)
-	requireRoot(t)
-
-	work := workDir(t)
-	verifierBin := buildVerifier(t, work)
-
-	reg := testregistry.Distribution(t, testregistry.DistributionOptions{})
-	signedRef, unsignedRef := reg.Ref("demo/signed:v1"), reg.Ref("demo/unsigned:v1")
-	cfg := testsign.NewConfig(t, "demo", reg.Ref("demo/signed"), reg.Ref("demo/unsigned"))
-	signed := pushImage(t, reg.Ref("demo/signed"), "v1", "signed content\n")
-	unsigned := pushImage(t, reg.Ref("demo/unsigned"), "v1", "unsigned content\n")
-	repo, _, err := registry.NewRepository(reg.Ref("demo/signed"), registry.RemoteOptions{PlainHTTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Sign(t, repo, signed.Digest.String())
-
-	// The documented install: the binary outside bin_dir, a wrapper in it
-	// that names the configuration (docs/containerd.md).
-	verifiers := filepath.Join(work, "verifiers")
-	writeFile(t, filepath.Join(verifiers, "signet"), fmt.Sprintf("#!/bin/sh\nexec %s -config %s \"$@\"\n", verifierBin, cfg.Dir), 0o755)
-
-	c := startContainerd(t, bins, work, verifiers, reg.Host)
-	trusted := "signet: trusted " + reg.Ref("demo/signed") + "@" + signed.Digest.String()
+	w := setup(t)
+	c, work := w.c, w.work
+	signedRef, unsignedRef := w.signedRef, w.unsignedRef
+	trusted := "signet: trusted " + w.regHost + "/demo/signed@" + w.signedDigest
+	notTrusted := "signet: not trusted " + w.regHost + "/demo/unsigned@" + w.unsignedDigest
 
 	t.Run("ctr pull of the signed image", func(t *testing.T) {
 		out, err := c.ctr(t, "image", "pull", "--plain-http", signedRef)
@@ -111,7 +149,7 @@ func TestContainerdVerifier(t *testing.T) {
 		for _, want := range []string{
 			"image verifier bindir blocked pull of " + unsignedRef,
 			"verifier signet rejected image (exit code 1)",
-			"signet: not trusted " + reg.Ref("demo/unsigned") + "@" + unsigned.Digest.String(),
+			notTrusted,
 			`policy "demo"`,
 			"no signature is associated with the image",
 		} {
@@ -129,7 +167,7 @@ func TestContainerdVerifier(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CRI pull refused: %v\ncontainerd log:\n%s", err, c.logTail())
 		}
-		if ref != signed.Digest.String() && !strings.Contains(ref, "sha256:") {
+		if !strings.HasPrefix(ref, "sha256:") {
 			t.Errorf("PullImage returned image ref %q", ref)
 		}
 		if !slices.Contains(c.images(t, "k8s.io"), signedRef) {
@@ -147,7 +185,7 @@ func TestContainerdVerifier(t *testing.T) {
 		}
 		for _, want := range []string{
 			"image verifier bindir blocked pull of " + unsignedRef,
-			"signet: not trusted " + reg.Ref("demo/unsigned") + "@" + unsigned.Digest.String(),
+			notTrusted,
 			"no signature is associated with the image",
 		} {
 			if !strings.Contains(err.Error(), want) {
@@ -185,10 +223,105 @@ func requireRoot(t testing.TB) {
 	if msg == "" {
 		return
 	}
-	if os.Getenv(peer.EnvRequirePeers) == "1" {
-		t.Fatalf("%s (%s=1)", msg, peer.EnvRequirePeers)
+	need(t, msg)
+}
+
+// need skips the test with msg, or fails it when SIGNET_REQUIRE_PEERS=1
+// (as CI sets it).
+func need(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("SIGNET_REQUIRE_PEERS") == "1" {
+		t.Fatalf("%s (SIGNET_REQUIRE_PEERS=1)", msg)
 	}
 	t.Skip(msg)
+}
+
+// containerdDir is the directory holding containerd and ctr:
+// $SIGNET_CONTAINERD_BIN, else ${SIGNET_CI_CACHE:-$HOME/.cache/signet-ci}/containerd-<version>.
+func containerdDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("SIGNET_CONTAINERD_BIN")
+	if dir == "" {
+		base := os.Getenv("SIGNET_CI_CACHE")
+		if base == "" {
+			home, _ := os.UserHomeDir()
+			base = filepath.Join(home, ".cache", "signet-ci")
+		}
+		dir = filepath.Join(base, "containerd-"+containerdVersion)
+	}
+	for _, f := range []string{"containerd", "ctr"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm()&0o111 == 0 {
+			need(t, fmt.Sprintf("containerd %s not found: %s holds no executable %s; run scripts/install-peers.sh and source the env.sh it writes (SIGNET_CONTAINERD_BIN)", containerdVersion, dir, f))
+		}
+	}
+	return dir
+}
+
+// registryBinary is the CNCF distribution registry: $SIGNET_REGISTRY, else
+// ${SIGNET_PEERS:-$HOME/.cache/signet-ci/peers}/registry-<version>/registry.
+func registryBinary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("SIGNET_REGISTRY")
+	if bin == "" {
+		peers := os.Getenv("SIGNET_PEERS")
+		if peers == "" {
+			home, _ := os.UserHomeDir()
+			peers = filepath.Join(home, ".cache", "signet-ci", "peers")
+		}
+		bin = filepath.Join(peers, "registry-"+registryVersion, "registry")
+	}
+	if fi, err := os.Stat(bin); err != nil || fi.Mode().Perm()&0o111 == 0 {
+		need(t, fmt.Sprintf("distribution registry %s not found at %s; run scripts/install-peers.sh and source the env.sh it writes (SIGNET_REGISTRY)", registryVersion, bin))
+	}
+	return bin
+}
+
+// startRegistry runs the distribution registry on a free loopback port with
+// storage under work, until the test ends; it returns HOST:PORT.
+func startRegistry(t testing.TB, bin, work string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := filepath.Join(work, "registry")
+	cfg := writeFile(t, filepath.Join(dir, "config.yml"), fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), addr), 0o600)
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", cfg)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "OTEL_TRACES_EXPORTER=none"}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start the registry: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	deadline := time.Now().Add(startTimeout)
+	for {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return addr
+			}
+		}
+		select {
+		case <-exited:
+			out, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
+			t.Fatalf("the registry exited:\n%s", out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the registry did not answer on %s within %s", addr, startTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // workDir makes a short private directory (a unix socket path must stay
@@ -241,33 +374,30 @@ func unmountUnder(t testing.TB, dir string) {
 	}
 }
 
-// buildVerifier builds cmd/signet-containerd-verifier from this checkout.
-func buildVerifier(t testing.TB, work string) string {
+// buildTool builds ./cmd/NAME from this checkout into work/bin.
+func buildTool(t testing.TB, work, name string) string {
 	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(work, "bin", "signet-containerd-verifier")
+	bin := filepath.Join(work, "bin", name)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/signet-containerd-verifier")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/"+name)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build the verifier: %v\n%s", err, out)
+		t.Fatalf("go build %s: %v\n%s", name, err, out)
 	}
 	return bin
 }
 
-// pushImage pushes a one-layer linux image whose layer is a tar holding
-// hello.txt with text, tagged tag in repository ref, and returns the
-// manifest's descriptor.
-func pushImage(t testing.TB, ref, tag, text string) ocispec.Descriptor {
+// pushImage pushes, with the registry API over plain HTTP, a one-layer
+// linux image whose layer is a tar holding hello.txt with text, tagged tag
+// in repository repo of the registry at host, and returns the manifest's
+// digest.
+func pushImage(t testing.TB, host, repo, tag, text string) string {
 	t.Helper()
-	repo, _, err := registry.NewRepository(ref, registry.RemoteOptions{PlainHTTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var layer bytes.Buffer
 	tw := tar.NewWriter(&layer)
 	if err := tw.WriteHeader(&tar.Header{Name: "hello.txt", Mode: 0o644, Size: int64(len(text)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}); err != nil {
@@ -277,28 +407,67 @@ func pushImage(t testing.TB, ref, tag, text string) ocispec.Descriptor {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	layerDesc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageLayer, layer.Bytes())
-	img := ocispec.Image{
-		Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
-		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{layerDesc.Digest}},
+	type desc struct {
+		MediaType string `json:"mediaType"`
+		Digest    string `json:"digest"`
+		Size      int    `json:"size"`
 	}
-	cfgJSON, _ := json.Marshal(img)
-	cfgDesc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageConfig, cfgJSON)
-	manifest, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfgDesc, Layers: []ocispec.Descriptor{layerDesc}})
-	mDesc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, manifest)
-	ctx := context.Background()
-	for _, b := range []struct {
-		d    ocispec.Descriptor
-		data []byte
-	}{{layerDesc, layer.Bytes()}, {cfgDesc, cfgJSON}, {mDesc, manifest}} {
-		if err := repo.Push(ctx, b.d, bytes.NewReader(b.data)); err != nil {
-			t.Fatalf("push %s: %v", b.d.MediaType, err)
+	blob := func(mt string, data []byte) desc {
+		t.Helper()
+		d := desc{MediaType: mt, Digest: sha256Digest(data), Size: len(data)}
+		resp := httpDo(t, http.MethodPost, "http://"+host+"/v2/"+repo+"/blobs/uploads/", "", nil, http.StatusAccepted)
+		loc, err := url.Parse("http://" + host + "/v2/")
+		if err == nil {
+			loc, err = loc.Parse(resp.Header.Get("Location"))
 		}
+		if err != nil {
+			t.Fatalf("upload location %q: %v", resp.Header.Get("Location"), err)
+		}
+		q := loc.Query()
+		q.Set("digest", d.Digest)
+		loc.RawQuery = q.Encode()
+		httpDo(t, http.MethodPut, loc.String(), "application/octet-stream", data, http.StatusCreated)
+		return d
 	}
-	if err := repo.Tag(ctx, mDesc, tag); err != nil {
+	layerDesc := blob("application/vnd.oci.image.layer.v1.tar", layer.Bytes())
+	cfgJSON, _ := json.Marshal(map[string]any{
+		"architecture": runtime.GOARCH, "os": "linux",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layerDesc.Digest}},
+	})
+	cfgDesc := blob("application/vnd.oci.image.config.v1+json", cfgJSON)
+	const manifestType = "application/vnd.oci.image.manifest.v1+json"
+	manifest, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": manifestType, "config": cfgDesc, "layers": []desc{layerDesc}})
+	httpDo(t, http.MethodPut, "http://"+host+"/v2/"+repo+"/manifests/"+tag, manifestType, manifest, http.StatusCreated)
+	return sha256Digest(manifest)
+}
+
+func sha256Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// httpDo sends one request and fails the test unless the status is want.
+func httpDo(t testing.TB, method, u, contentType string, body []byte, want int) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
 		t.Fatal(err)
 	}
-	return mDesc
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %s, want %d: %s", method, u, resp.Status, want, msg)
+	}
+	return resp
 }
 
 // containerd is a running containerd.
@@ -458,24 +627,8 @@ func writeFile(t testing.TB, path, data string, mode os.FileMode) string {
 // and with bin_dir empty: the difference is what the verifier adds to a
 // pull (docs/benchmarks.md).
 func BenchmarkCtrPull(b *testing.B) {
-	bins := peer.Containerd(b)
-	requireRoot(b)
-	work := workDir(b)
-	verifierBin := buildVerifier(b, work)
-	reg := testregistry.Distribution(b, testregistry.DistributionOptions{})
-	ref := reg.Ref("demo/signed:v1")
-	cfg := testsign.NewConfig(b, "demo", reg.Ref("demo/signed"))
-	signed := pushImage(b, reg.Ref("demo/signed"), "v1", "signed content\n")
-	repo, _, err := registry.NewRepository(reg.Ref("demo/signed"), registry.RemoteOptions{PlainHTTP: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.Sign(b, repo, signed.Digest.String())
-	verifiers := filepath.Join(work, "verifiers")
-	wrapper := filepath.Join(verifiers, "signet")
-	script := fmt.Sprintf("#!/bin/sh\nexec %s -config %s \"$@\"\n", verifierBin, cfg.Dir)
-	writeFile(b, wrapper, script, 0o755)
-	c := startContainerd(b, bins, work, verifiers, reg.Host)
+	w := setup(b)
+	c, ref, wrapper, script := w.c, w.signedRef, w.wrapper, w.script
 	for _, mode := range []string{"with-verifier", "empty-bin_dir"} {
 		b.Run(mode, func(b *testing.B) {
 			if mode == "with-verifier" {

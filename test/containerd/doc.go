@@ -7,6 +7,8 @@
 // through ctr (the transfer service) and through the CRI image service, the
 // kubelet's path.
 //
-// It is its own module so that the CRI client (k8s.io/cri-api, gRPC) stays
-// out of signet's module graph.
+// It builds the signet CLI and the verifier from this checkout and signs
+// with the CLI, as a user would. It is its own module, importing nothing
+// from signet's, so that the CRI client (k8s.io/cri-api, gRPC) stays out of
+// signet's module graph and signet's dependencies never need updating here.
 package containerd
