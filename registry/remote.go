@@ -149,6 +149,30 @@ type RemoteOptions struct {
 	// on the wire (below retries and authentication): for tracing and for
 	// counting requests in tests.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+
+	// shared, set by Share, is the client every Repository made with
+	// these options uses; nil gives each Repository its own.
+	shared *auth.Client
+}
+
+// maxIdleConnsPerHost is how many idle connections to one registry a
+// client keeps for reuse (net/http keeps 2 by default): a verify of many
+// references sends up to 8 requests to a registry at once, and each
+// connection closed for want of room is a new TCP (and TLS) handshake for
+// the next request.
+const maxIdleConnsPerHost = 32
+
+// Share returns options whose repositories all use one HTTP client, made
+// now: one connection pool and one token cache for every repository a
+// command opens (the other options as given). Use it when one command
+// opens many repositories.
+func (o RemoteOptions) Share() (RemoteOptions, error) {
+	c, err := o.newClient()
+	if err != nil {
+		return RemoteOptions{}, err
+	}
+	o.shared = c
+	return o, nil
 }
 
 func (o *RemoteOptions) timeout() time.Duration {
@@ -189,6 +213,7 @@ func (o *RemoteOptions) plainHTTP(registry string) bool {
 // cache, and credentials read through a bounded call.
 func (o *RemoteOptions) newClient() (*auth.Client, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
 		pool, err := loadCAFile(o.CAFile)
@@ -287,9 +312,11 @@ func NewRepository(ref string, opts RemoteOptions) (*Repository, string, error) 
 	if err != nil {
 		return nil, "", fmt.Errorf("invalid reference %q: want REGISTRY/REPOSITORY[:TAG|@DIGEST]: %w", ref, err)
 	}
-	client, err := opts.newClient()
-	if err != nil {
-		return nil, "", err
+	client := opts.shared
+	if client == nil {
+		if client, err = opts.newClient(); err != nil {
+			return nil, "", err
+		}
 	}
 	repo := &Repository{
 		client:  client,

@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
@@ -413,4 +417,51 @@ func put(h http.Handler, path, mediaType string, body []byte) int {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec.Code
+}
+
+// Repositories made with shared options reuse one pool of connections:
+// resolving a tag in two repositories of one registry, one after the
+// other, opens one connection; without Share each repository opens its
+// own.
+func TestShare(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	shared, err := RemoteOptions{}.Share()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		testregistry.PushImage(t, newRemote(t, host+"/"+name, RemoteOptions{}), "image "+name, "v1")
+	}
+	for _, tc := range []struct {
+		name  string
+		opts  RemoteOptions
+		conns int64
+	}{
+		{"shared", shared, 1},
+		{"not shared", RemoteOptions{}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conns.Store(0)
+			for _, name := range []string{"a", "b"} {
+				if _, err := newRemote(t, host+"/"+name, tc.opts).Resolve(context.Background(), "v1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := conns.Load(); got != tc.conns {
+				t.Errorf("%d connections opened, want %d", got, tc.conns)
+			}
+		})
+	}
+	if _, err := (RemoteOptions{CAFile: "/nonexistent/ca.pem"}).Share(); !errors.Is(err, ErrCAFile) {
+		t.Errorf("Share with a missing CA file: err = %v, want ErrCAFile", err)
+	}
 }

@@ -132,6 +132,11 @@ func parseArtifactRefs(env *Env, args []string, ociLayout bool, rf *registryFlag
 			if err != nil {
 				return nil, err
 			}
+			// One HTTP client for every repository: one connection pool
+			// and one token cache.
+			if o, err = o.Share(); err != nil {
+				return nil, withHint(usageErr(err), "check the --ca-file bundle: a readable PEM file of CA certificates")
+			}
 			opts = &o
 		}
 		repo, reference, err := registry.NewRepository(a, *opts)
