@@ -63,7 +63,7 @@ func TestVerifyCosign(t *testing.T) {
 			bundled := w.image("bundled", "")
 			testcosign.PushBundle(t, pusher(), bundled, vendor.Bundle(t, bundled.Digest.String()))
 			legacy := w.image("legacy", "")
-			vendor.PushLegacy(t, pusher(), legacy, w.scope)
+			vendor.PushLegacy(t, pusher(), legacy, w.scope, nil)
 			strange := w.image("strange", "")
 			testcosign.PushBundle(t, pusher(), strange, stranger.Bundle(t, strange.Digest.String()))
 			unsigned := w.image("unsigned", "")
@@ -130,6 +130,74 @@ func TestVerifyCosign(t *testing.T) {
 			testcosign.PushBundle(t, pusher(), half, stranger.Bundle(t, half.Digest.String()))
 			if out, err := verify(two, half.Digest.String()); !errors.Is(err, ErrTooFewSignatures) {
 				t.Fatalf("minSignatures 2 with an untrusted cosign key: %v %+v", err, out)
+			}
+		})
+	}
+}
+
+// TestCosignTransparencyLog: the statement's transparencyLog on an OCI
+// layout: verify (the default) checks an entry when there is one and
+// accepts its absence; require refuses a signature without one; an entry
+// that does not verify against rekorTrustStores fails under verify and
+// require, and is not looked at under skip. Entries are checked offline.
+func TestCosignTransparencyLog(t *testing.T) {
+	store, _ := layout(t)
+	vendor := testcosign.NewKey(t)
+	rekor, otherLog := testcosign.NewRekor(t), testcosign.NewRekor(t)
+	rekorKeys, err := truststore.ParsePublicKeys(rekor.PEM(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKeys, _ := truststore.ParsePublicKeys(otherLog.PEM(t))
+	ks := keyStore{memStore: memStore{}, keys: map[string][]truststore.PublicKey{
+		"vendor": {trustedKey(t, vendor, "vendor")}, "rekor": rekorKeys, "other-log": otherKeys,
+	}}
+	logged := addImage(t, store, "logged")
+	vendor.PushLegacy(t, store, logged, "example.com/app", rekor)
+	unlogged := addImage(t, store, "unlogged")
+	vendor.PushLegacy(t, store, unlogged, "example.com/app", nil)
+
+	policy := func(extra string) *trustpolicy.Document {
+		doc := `{"version":"signet/v1","trustPolicies":[{"name":"c","registryScopes":["example.com/app"],"signatureVerification":{"level":"strict"},"trustStores":["publickey:vendor"],"trustedIdentities":["*"]` + extra + `}]}`
+		d, err := trustpolicy.ParseOCI(strings.NewReader(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	tests := []struct {
+		name, extra, ref string
+		trusted          bool
+		status           verifier.Status
+	}{
+		{name: "verify: entry checked", extra: `,"rekorTrustStores":["publickey:rekor"]`, ref: logged.Digest.String(), trusted: true, status: verifier.StatusPassed},
+		{name: "verify: no entry accepted", extra: `,"rekorTrustStores":["publickey:rekor"]`, ref: unlogged.Digest.String(), trusted: true, status: verifier.StatusNotChecked},
+		{name: "verify: no rekor stores", ref: logged.Digest.String(), trusted: true, status: verifier.StatusNotChecked},
+		{name: "verify: entry of an unknown log", extra: `,"rekorTrustStores":["publickey:other-log"]`, ref: logged.Digest.String(), status: verifier.StatusFailed},
+		{name: "require: entry checked", extra: `,"transparencyLog":"require","rekorTrustStores":["publickey:rekor"]`, ref: logged.Digest.String(), trusted: true, status: verifier.StatusPassed},
+		{name: "require: no entry", extra: `,"transparencyLog":"require","rekorTrustStores":["publickey:rekor"]`, ref: unlogged.Digest.String(), status: verifier.StatusFailed},
+		{name: "skip: unknown log not looked at", extra: `,"transparencyLog":"skip","rekorTrustStores":["publickey:other-log"]`, ref: logged.Digest.String(), trusted: true, status: verifier.StatusSkipped},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := VerifyOCI(context.Background(), store, tc.ref, VerifyOCIOptions{Policy: policy(tc.extra), Verifier: &verifier.Verifier{Store: ks}, Scope: "example.com/app"})
+			if (err == nil) != tc.trusted || (out.Verdict == VerdictTrusted) != tc.trusted {
+				t.Fatalf("want trusted=%v: %v %+v", tc.trusted, err, out)
+			}
+			var got verifier.Status
+			for _, c := range out.Signatures[0].Checks {
+				if c.Type == verifier.CheckTransparencyLog {
+					got = c.Status
+				}
+			}
+			if got != tc.status {
+				t.Fatalf("transparencyLog check %q, want %q: %+v", got, tc.status, out.Signatures[0].Checks)
+			}
+			if tc.status == verifier.StatusPassed {
+				tl := out.Signatures[0].TransparencyLog
+				if tl == nil || tl.LogID != rekor.LogID() || tl.IntegratedTime == nil {
+					t.Fatalf("transparencyLog = %+v", tl)
+				}
 			}
 		})
 	}

@@ -4,6 +4,9 @@ import (
 	"crypto"
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/signet-dev/signet/internal/testcosign"
 )
 
 // FuzzParseBundle feeds arbitrary bytes to the boundary where signet hands
@@ -44,7 +47,9 @@ func FuzzParseSimpleSigning(f *testing.F) {
 	k := newKey(f, "")
 	keys := []crypto.PublicKey{k.GetPublicKey()}
 	payload := simplePayload(testDigest)
-	f.Add(payload, signPayload(f, k, payload), "")
+	sig := signPayload(f, k, payload)
+	f.Add(payload, sig, "")
+	f.Add(payload, sig, testcosign.NewRekor(f).Annotation(f, payload, sig, k.GetPublicKey(), time.Unix(1764800000, 0)))
 	f.Add(payload, signPayload(f, k, payload), `{"SignedEntryTimestamp":"AA==","Payload":{"body":"eyJraW5kIjoiaGFzaGVkcmVrb3JkIiwiYXBpVmVyc2lvbiI6IjAuMC4xIn0=","integratedTime":1,"logIndex":1,"logID":"00"}}`)
 	f.Add([]byte(`{"critical":{"type":"cosign container image signature"}}`), "AA==", "")
 	f.Add([]byte(`null`), signPayload(f, k, []byte(`null`)), "")

@@ -13,13 +13,17 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -140,12 +144,18 @@ func PushBundle(t testing.TB, p testregistry.Pusher, subject ocispec.Descriptor,
 
 // PushLegacy signs subject in the legacy form (cosign sign
 // --new-bundle-format=false): a simple-signing payload layer with its
-// signature annotation, in the manifest tagged sha256-<hex>.sig.
-func (k *Key) PushLegacy(t testing.TB, p testregistry.Pusher, subject ocispec.Descriptor, dockerReference string) ocispec.Descriptor {
+// signature annotation, in the manifest tagged sha256-<hex>.sig. With a
+// non-nil rekor, the signature is logged there and the layer carries the
+// Rekor bundle annotation, as cosign writes it after a Rekor upload.
+func (k *Key) PushLegacy(t testing.TB, p testregistry.Pusher, subject ocispec.Descriptor, dockerReference string, rekor *Rekor) ocispec.Descriptor {
 	t.Helper()
 	payload := []byte(`{"critical":{"identity":{"docker-reference":"` + dockerReference + `"},"image":{"docker-manifest-digest":"` + subject.Digest.String() + `"},"type":"cosign container image signature"},"optional":null}`)
 	layer := push(t, p, "application/vnd.dev.cosign.simplesigning.v1+json", payload)
-	layer.Annotations = map[string]string{"dev.cosignproject.cosign/signature": base64.StdEncoding.EncodeToString(k.sign(t, payload))}
+	sig := base64.StdEncoding.EncodeToString(k.sign(t, payload))
+	layer.Annotations = map[string]string{"dev.cosignproject.cosign/signature": sig}
+	if rekor != nil {
+		layer.Annotations["dev.sigstore.cosign/bundle"] = rekor.Annotation(t, payload, sig, k.Pub, time.Now())
+	}
 	cfg := push(t, p, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}`))
 	raw, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{layer}})
 	d := push(t, p, ocispec.MediaTypeImageManifest, raw)
@@ -154,4 +164,76 @@ func (k *Key) PushLegacy(t testing.TB, p testregistry.Pusher, subject ocispec.De
 		t.Fatal(err)
 	}
 	return d
+}
+
+// Rekor stands in for a Rekor v1 log, which cannot run in tests: it makes
+// the hashedrekord entry Rekor records for a simple-signing signature and
+// the signed entry timestamp (SET) it returns, in the shape cosign stores
+// in the dev.sigstore.cosign/bundle annotation.
+type Rekor struct {
+	key *ecdsa.PrivateKey
+}
+
+// NewRekor makes a log with a fresh ECDSA P-256 key.
+func NewRekor(t testing.TB) *Rekor {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Rekor{key: k}
+}
+
+// Pub is the log's public key; PEM the key as a publickey store holds it.
+func (r *Rekor) Pub() crypto.PublicKey { return r.key.Public() }
+
+// PEM is the log's public key in PEM.
+func (r *Rekor) PEM(t testing.TB) []byte { return (&Key{Pub: r.key.Public()}).PEM(t) }
+
+// LogID is the hex SHA-256 of the log's public key.
+func (r *Rekor) LogID() string {
+	der, _ := x509.MarshalPKIXPublicKey(r.key.Public())
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
+
+func canonical(t testing.TB, v any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := jsoncanonicalizer.Transform(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Annotation logs the signature sigB64 of payload by signer at time
+// integrated and returns the Rekor bundle annotation.
+func (r *Rekor) Annotation(t testing.TB, payload []byte, sigB64 string, signer crypto.PublicKey, integrated time.Time) string {
+	t.Helper()
+	sum := sha256.Sum256(payload)
+	body := canonical(t, map[string]any{
+		"apiVersion": "0.0.1",
+		"kind":       "hashedrekord",
+		"spec": map[string]any{
+			"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(sum[:])}},
+			"signature": map[string]any{"content": sigB64, "publicKey": map[string]any{"content": base64.StdEncoding.EncodeToString((&Key{Pub: signer}).PEM(t))}},
+		},
+	})
+	fields := map[string]any{
+		"body":           base64.StdEncoding.EncodeToString(body),
+		"integratedTime": integrated.Unix(),
+		"logIndex":       int64(42),
+		"logID":          r.LogID(),
+	}
+	digest := sha256.Sum256(canonical(t, fields))
+	set, err := ecdsa.SignASN1(rand.Reader, r.key, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(map[string]any{"SignedEntryTimestamp": set, "Payload": fields})
+	return string(out)
 }
