@@ -7,6 +7,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/signet-dev/signet/cosign"
 	"github.com/signet-dev/signet/registry"
 	"github.com/signet-dev/signet/trustpolicy"
 	"github.com/signet-dev/signet/verifier"
@@ -103,4 +104,30 @@ func verifyCosignSignature(ctx context.Context, t ReadTarget, subject ocispec.De
 	}
 	res, err := opts.Verifier.VerifyCosign(ctx, in)
 	return res, mediaType, err
+}
+
+// InspectCosign describes one cosign signature of subject without deciding
+// trust: the format, what it claims to cover, its key hint and
+// transparency log entries. A signature that cannot be fetched or parsed
+// yields an Inspection whose Error says why.
+func InspectCosign(ctx context.Context, t ReadTarget, subject ocispec.Descriptor, s CosignSignature) *Inspection {
+	in := &Inspection{Source: s.Source, Format: s.Format, MediaType: registry.MediaTypeCosignSimpleSigning}
+	var sig *cosign.Signature
+	var err error
+	if s.bundle != nil {
+		in.MediaType = registry.MediaTypeSigstoreBundle
+		var b []byte
+		if b, err = registry.FetchCosignBundle(ctx, t, *s.bundle, subject); err == nil {
+			sig, err = cosign.ParseBundle(b)
+		}
+	} else {
+		sig, err = cosign.ParseSimpleSigning(s.legacy.Payload, s.legacy.Signature, s.legacy.RekorBundle)
+	}
+	if err != nil {
+		in.Error = err.Error()
+		return in
+	}
+	d := sig.Describe()
+	in.Cosign = &d
+	return in
 }

@@ -8,6 +8,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/signet-dev/signet/cosign"
 	"github.com/signet-dev/signet/envelope"
 	"github.com/signet-dev/signet/signature"
 	"github.com/signet-dev/signet/timestamp"
@@ -17,8 +18,12 @@ import (
 // JSON form is documented in docs/json.md.
 type Inspection struct {
 	// Source is the signature manifest digest or signature file.
-	Source             string              `json:"source,omitempty"`
-	MediaType          string              `json:"mediaType"`
+	Source    string `json:"source,omitempty"`
+	MediaType string `json:"mediaType"`
+	// Format is set for cosign signatures: cosignBundle or
+	// cosignSimpleSigning (docs/cosign.md); Cosign then describes it.
+	Format             string              `json:"format,omitempty"`
+	Cosign             *cosign.Description `json:"cosign,omitempty"`
 	SignatureAlgorithm string              `json:"signatureAlgorithm,omitempty"`
 	SignedAttributes   map[string]any      `json:"signedAttributes,omitempty"`
 	UserMetadata       map[string]string   `json:"userDefinedAttributes,omitempty"`

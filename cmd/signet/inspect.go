@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/signet-dev/signet"
+	"github.com/signet-dev/signet/cosign"
 	"github.com/signet-dev/signet/registry"
 )
 
@@ -56,6 +57,14 @@ artifact. An envelope that fails its integrity checks is shown with the error.`,
 				}
 				ins = append(ins, signet.Inspect(sd.Digest.String(), sig.MediaType, sig.Envelope))
 			}
+			// cosign signatures (docs/cosign.md), described beside them.
+			cosignSigs, _, err := signet.ListCosignSignatures(ctx, store, desc, o.maxSignatures)
+			if err != nil {
+				return fmt.Errorf("%w: %w", signet.ErrIO, err)
+			}
+			for _, cs := range cosignSigs {
+				ins = append(ins, signet.InspectCosign(ctx, store, desc, cs))
+			}
 			ref := a.prefix() + "@" + desc.Digest.String()
 			if o.output.json() {
 				return writeJSON(env.Stdout, map[string]any{"reference": ref, "mediaType": desc.MediaType, "signatures": ins})
@@ -83,11 +92,18 @@ func printInspection(w io.Writer, in *signet.Inspection) {
 	if in.MediaType != "" {
 		fmt.Fprintf(w, "  media type:          %s\n", in.MediaType)
 	}
+	if in.Format != "" {
+		fmt.Fprintf(w, "  format:              %s\n", in.Format)
+	}
 	if in.Error != "" {
 		fmt.Fprintf(w, "  error:               %s\n", in.Error)
 		if in.SignatureAlgorithm == "" {
 			return
 		}
+	}
+	if c := in.Cosign; c != nil {
+		printCosign(w, c)
+		return
 	}
 	fmt.Fprintf(w, "  signature algorithm: %s\n", in.SignatureAlgorithm)
 	printMap(w, "signed attributes", in.SignedAttributes)
@@ -106,6 +122,32 @@ func printInspection(w io.Writer, in *signet.Inspection) {
 	}
 	if a := in.SignedArtifact; a != nil {
 		fmt.Fprintf(w, "  signed artifact:\n    media type: %s\n    digest:     %s\n    size:       %d\n", a.MediaType, a.Digest, a.Size)
+	}
+}
+
+// printCosign prints a cosign signature's description (decoded, not
+// verified).
+func printCosign(w io.Writer, c *cosign.Description) {
+	if c.PredicateType != "" {
+		fmt.Fprintf(w, "  predicate type:      %s\n", c.PredicateType)
+	}
+	if c.DockerReference != "" {
+		fmt.Fprintf(w, "  docker reference:    %s\n", c.DockerReference)
+	}
+	for _, d := range c.Covers {
+		fmt.Fprintf(w, "  covers:              %s\n", d)
+	}
+	if c.KeyHint != "" {
+		fmt.Fprintf(w, "  key hint:            %s\n", c.KeyHint)
+	}
+	if c.Keyless {
+		fmt.Fprintf(w, "  keyless:             certificate-based (not verifiable with publickey stores)\n")
+	}
+	for _, e := range c.TlogEntries {
+		fmt.Fprintf(w, "  transparency log:    log %s index %d (%s; promise %v, proof %v), not verified here\n", e.LogID, e.LogIndex, e.Kind, e.InclusionPromise, e.InclusionProof)
+	}
+	if c.Error != "" {
+		fmt.Fprintf(w, "  error:               %s\n", c.Error)
 	}
 }
 

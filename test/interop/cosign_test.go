@@ -233,6 +233,23 @@ func TestCosignInterop(t *testing.T) {
 					if !strings.Contains(l.stdout, tc.format) {
 						t.Errorf("signet list does not show the %s signature: %s", tc.format, l)
 					}
+					in := must(t, w.Signet("inspect", "-o", "json", tc.ref), "signet inspect")
+					var ins struct {
+						Signatures []struct {
+							Format string
+							Cosign *struct {
+								PredicateType string
+								Covers        []string
+							}
+						}
+					}
+					if err := json.Unmarshal([]byte(in.stdout), &ins); err != nil || len(ins.Signatures) != 1 {
+						t.Fatalf("signet inspect: %v %s", err, in)
+					}
+					if c := ins.Signatures[0].Cosign; ins.Signatures[0].Format != tc.format || c == nil || len(c.Covers) != 1 || !strings.HasSuffix(tc.ref, "@"+c.Covers[0]) ||
+						(!tc.legacy && c.PredicateType != "https://sigstore.dev/cosign/sign/v1") {
+						t.Errorf("signet inspect: %s", in.stdout)
+					}
 					if !tc.legacy {
 						d := must(t, w.Signet("discover", "--verify", "-o", "json", tc.ref), "signet discover --verify")
 						if !strings.Contains(d.stdout, registry.MediaTypeSigstoreBundle) || !strings.Contains(d.stdout, `"verdict": "verified"`) {
