@@ -124,7 +124,7 @@ var collected = regexp.MustCompile(`Collected : (\d+)`)
 const callgrindRuns = 3
 
 // callgrindRetries bounds the failed runs countInstructions tolerates.
-const callgrindRetries = 5
+const callgrindRetries = 10
 
 // countInstructions runs cmd under callgrind and returns the number of
 // instructions the process executed (median of callgrindRuns runs), or 0
@@ -156,7 +156,8 @@ func countInstructions(b *testing.B, name string, cmd func() *exec.Cmd) int64 {
 			// executes now and then while spinning on a lock (SIGILL in
 			// runtime.cputicks): retry a few times.
 			if failures++; failures > callgrindRetries {
-				b.Fatalf("callgrind %s: %v\n%s", name, err, out)
+				b.Logf("callgrind %s failed %d times, no instruction count: %v\n%s", name, failures, err, firstLines(out, 5))
+				return 0
 			}
 			continue
 		}
@@ -175,6 +176,12 @@ func countInstructions(b *testing.B, name string, cmd func() *exec.Cmd) int64 {
 	n := counts[len(counts)/2]
 	b.ReportMetric(float64(n)/1e6, name+"-Minstr")
 	return n
+}
+
+// firstLines is the first n lines of out.
+func firstLines(out []byte, n int) []byte {
+	lines := bytes.SplitAfterN(out, []byte("\n"), n+1)
+	return bytes.Join(lines[:min(n, len(lines))], nil)
 }
 
 // BenchmarkStartup measures how long a process takes to start and exit:
@@ -198,7 +205,7 @@ func BenchmarkStartup(b *testing.B) {
 	for _, p := range procs {
 		instr = append(instr, countInstructions(b, p.name, p.cmd))
 	}
-	if instr[0] > 0 {
+	if instr[1] > 0 && instr[2] > 0 {
 		b.ReportMetric(float64(instr[1])/float64(instr[2]), "signet/notation-instr")
 	}
 }
@@ -240,7 +247,7 @@ func BenchmarkVerifyProcess(b *testing.B) {
 			}
 			s := countInstructions(b, "signet", procs[0].cmd)
 			n := countInstructions(b, "notation", procs[1].cmd)
-			if n > 0 {
+			if s > 0 && n > 0 {
 				b.ReportMetric(float64(s)/float64(n), "signet/notation-instr")
 			}
 		})
