@@ -250,6 +250,19 @@ func TestCosignInterop(t *testing.T) {
 						(!tc.legacy && c.PredicateType != "https://sigstore.dev/cosign/sign/v1") {
 						t.Errorf("signet inspect: %s", in.stdout)
 					}
+					// The same signature in an OCI layout: the image with its
+					// referrers, and for the legacy form the sha256-<hex>.sig tag.
+					dir := filepath.Join(t.TempDir(), "layout")
+					must(t, w.Signet("copy", "-r", "--to-oci-layout", tc.ref, dir), "signet copy -r --to-oci-layout")
+					dgst := tc.ref[strings.LastIndex(tc.ref, "@")+1:]
+					if tc.legacy {
+						sigTag := strings.Replace(dgst, ":", "-", 1) + ".sig"
+						must(t, w.Signet("copy", "--to-oci-layout", repo+":"+sigTag, dir+":"+sigTag), "signet copy of the .sig tag")
+					}
+					lr := must(t, w.Signet("verify", "--oci-layout", "--scope", repo, "-o", "json", dir+"@"+dgst), "signet verify --oci-layout")
+					if !strings.Contains(lr.stdout, `"`+tc.format+`"`) {
+						t.Errorf("layout verdict does not show a %s signature: %s", tc.format, lr.stdout)
+					}
 					if !tc.legacy {
 						d := must(t, w.Signet("discover", "--verify", "-o", "json", tc.ref), "signet discover --verify")
 						if !strings.Contains(d.stdout, registry.MediaTypeSigstoreBundle) || !strings.Contains(d.stdout, `"verdict": "verified"`) {
