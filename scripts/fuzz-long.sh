@@ -131,6 +131,9 @@ for t in "${targets[@]}"; do
 		printf '        log: %s%s\n' "$log" "${input:+; failing input: $input (in the package directory)}"
 	fi
 done
+if [ "$listing_failed" != 0 ]; then
+	printf 'FAILED: some packages could not be listed (see the start of the output): their targets did not run\n'
+fi
 if [ "$failed" != 0 ]; then
 	printf 'FAILED: see the logs above; commit each failing input with its fix as a regression seed\n'
 	exit 1
