@@ -181,6 +181,10 @@ const verifyConcurrency = 8
 
 // forEach calls fn(0..n-1), at most limit at a time, and waits for all.
 func forEach(n, limit int, fn func(i int)) {
+	if n == 1 {
+		fn(0) // one reference (the common case): no goroutine to start and wait for
+		return
+	}
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i := range n {
