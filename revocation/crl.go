@@ -52,8 +52,9 @@ func (r *run) checkCRL(ctx context.Context, cert, issuer *x509.Certificate) outc
 		return outcome{result: Unknown, reason: err.Error(), err: err}
 	}
 	var (
-		errs []error
-		oks  []string
+		errs  []error
+		oks   []string
+		until time.Time
 	)
 	for _, u := range urls {
 		if ctx.Err() != nil {
@@ -68,6 +69,9 @@ func (r *run) checkCRL(ctx context.Context, cert, issuer *x509.Certificate) outc
 					return out
 				}
 				oks = append(oks, out.reason)
+				if until.IsZero() || out.validUntil.Before(until) {
+					until = out.validUntil
+				}
 				continue
 			}
 		}
@@ -78,7 +82,7 @@ func (r *run) checkCRL(ctx context.Context, cert, issuer *x509.Certificate) outc
 		err := errors.Join(errs...)
 		return outcome{result: Unknown, reason: "the CRL could not be used: " + err.Error(), err: err}
 	}
-	return outcome{result: OK, reason: strings.Join(oks, "; ")}
+	return outcome{result: OK, reason: strings.Join(oks, "; "), validUntil: until}
 }
 
 // crlBundle returns the validated base (and delta) CRL of one distribution
@@ -400,6 +404,16 @@ func checkDeltaFits(base, delta *x509.RevocationList) error {
 // entry decides, certificateHold revoking and removeFromCRL lifting the
 // hold. An unknown critical entry extension is an error.
 func crlVerdict(b *Bundle, cert *x509.Certificate, signingTime time.Time, url, note string) (outcome, error) {
+	out, err := crlEntryVerdict(b, cert, signingTime, url, note)
+	out.validUntil = b.BaseCRL.NextUpdate
+	if b.DeltaCRL != nil && b.DeltaCRL.NextUpdate.Before(out.validUntil) {
+		out.validUntil = b.DeltaCRL.NextUpdate
+	}
+	return out, err
+}
+
+// crlEntryVerdict is crlVerdict without the evidence's lifetime.
+func crlEntryVerdict(b *Bundle, cert *x509.Certificate, signingTime time.Time, url, note string) (outcome, error) {
 	type hit struct {
 		e     *x509.RevocationListEntry
 		delta bool

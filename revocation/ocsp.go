@@ -98,10 +98,12 @@ func answerFromOCSP(server string, resp *ocsp.Response) ocspAnswer {
 
 func (r *run) ocspVerdict(a ocspAnswer, note string) outcome {
 	if a.status == ocsp.Good {
-		return outcome{result: OK, reason: fmt.Sprintf("OCSP responder %s answered good, valid until %s%s", a.url, a.nextUpdate.UTC().Format(time.RFC3339), note)}
+		return outcome{result: OK, reason: fmt.Sprintf("OCSP responder %s answered good, valid until %s%s", a.url, a.nextUpdate.UTC().Format(time.RFC3339), note), validUntil: a.nextUpdate}
 	}
 	what := fmt.Sprintf("OCSP responder %s answered revoked at %s, reason %s%s", a.url, a.revokedAt.UTC().Format(time.RFC3339), reasonName(a.reason), note)
-	return revokedVerdict(what, a.invalidity, r.signingTime)
+	out := revokedVerdict(what, a.invalidity, r.signingTime)
+	out.validUntil = a.nextUpdate
+	return out
 }
 
 // revokedVerdict applies REV-7: a revocation counts only if there is no

@@ -99,6 +99,12 @@ type CertResult struct {
 	// Err is set exactly when Result is Unknown: every server's failure,
 	// each a *ServerError (errors.Join). errors.Is finds the sentinels.
 	Err error
+	// ValidUntil is when the evidence that decided Result stops being
+	// current: the OCSP response's nextUpdate, or the earliest nextUpdate of
+	// the CRLs read (base and delta, every distribution point). Zero when no
+	// evidence was read (NonRevokable, Unknown). Callers that keep a verdict
+	// (an admission cache) must not keep it past this time.
+	ValidUntil time.Time
 }
 
 // Summarize folds per-certificate results into the chain's (REV-3): Revoked
@@ -307,6 +313,8 @@ type outcome struct {
 	result Result
 	reason string
 	err    error
+	// validUntil is the evidence's nextUpdate (CertResult.ValidUntil).
+	validUntil time.Time
 }
 
 // checkCert is REV-2 for one certificate: OCSP first, the CRL when OCSP
@@ -327,12 +335,13 @@ func (r *run) checkCert(ctx context.Context, cert, issuer *x509.Certificate) Cer
 		ocspOut = r.checkOCSP(ctx, cert, issuer)
 		if ocspOut.result != Unknown || !hasCRL {
 			res.Result, res.Method, res.Reason, res.Err = ocspOut.result, MethodOCSP, ocspOut.reason, ocspOut.err
+			res.ValidUntil = ocspOut.validUntil
 			return res
 		}
 		r.log.Debug("OCSP could not decide; falling back to the CRL", "subject", res.Subject, "error", ocspOut.err)
 	}
 	crlOut := r.checkCRL(ctx, cert, issuer)
-	res.Result, res.Method, res.Reason = crlOut.result, MethodCRL, crlOut.reason
+	res.Result, res.Method, res.Reason, res.ValidUntil = crlOut.result, MethodCRL, crlOut.reason, crlOut.validUntil
 	if hasOCSP {
 		res.Reason = fmt.Sprintf("%s (OCSP could not decide: %s)", crlOut.reason, firstLine(ocspOut.reason))
 	}

@@ -13,6 +13,8 @@
 #   containerd v2.4.2       containerd + ctr with the CRI plugin, for the containerd image-verifier
 #                           e2e test; built by scripts/install-containerd.sh into
 #                           ${SIGNET_CI_CACHE:-$HOME/.cache/signet-ci}/containerd-v2.4.2/ (about 3 min cold)
+#   kube-apiserver, kubectl v1.37.2 and etcd v3.6.16 (scripts/install-k8s.sh), for the admission
+#                           webhook's e2e test; SIGNET_K8S_BIN names their directory
 #   apt packages            the system tools the tests use, when a command is missing (gcc,
 #                           openssl, softhsm2, opensc)
 #
@@ -148,6 +150,9 @@ registry=$(build registry "$registry_version" registry build_registry)
 oras=$(build oras "$oras_version" oras build_oras)
 cosign=$(build cosign "$cosign_version" cosign build_cosign)
 containerd_bin=$("$REPO/scripts/install-containerd.sh" "$CONTAINERD_VERSION") || die "containerd $CONTAINERD_VERSION: install-containerd.sh failed"
+# kube-apiserver, kubectl and etcd for the admission webhook's e2e test (install-k8s.sh: about
+# 10 min of CPU cold, nothing warm), in a sibling directory keyed by the Kubernetes version.
+k8s_bin=$(SIGNET_CI_CACHE=${SIGNET_CI_CACHE:-$(dirname "$PEERS")} "$REPO/scripts/install-k8s.sh") || die "kube-apiserver/etcd: install-k8s.sh failed"
 
 env_file="$PEERS/env.sh"
 {
@@ -158,6 +163,7 @@ env_file="$PEERS/env.sh"
 	printf 'export SIGNET_ORAS=%q\n' "$oras"
 	printf 'export SIGNET_COSIGN=%q\n' "$cosign"
 	printf 'export SIGNET_CONTAINERD_BIN=%q\n' "$containerd_bin"
+	printf 'export SIGNET_K8S_BIN=%q\n' "$k8s_bin"
 } >"$env_file.tmp"
 mv -f "$env_file.tmp" "$env_file"
 
