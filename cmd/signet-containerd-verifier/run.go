@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/internal/exitcode"
 	"github.com/signet-dev/signet/plugin"
 	"github.com/signet-dev/signet/registry"
 	"github.com/signet-dev/signet/revocation"
@@ -29,10 +29,10 @@ import (
 // Exit codes: signet's (docs/exit-codes.md). containerd blocks the pull on
 // any of them but exitOK.
 const (
-	exitOK         = 0
-	exitNotTrusted = 1
-	exitUsage      = 2
-	exitIO         = 3
+	exitOK         = exitcode.OK
+	exitNotTrusted = exitcode.NotTrusted
+	exitUsage      = exitcode.Usage
+	exitIO         = exitcode.IO
 )
 
 // Environment variables read (docs/containerd.md). The signet library's own
@@ -330,38 +330,16 @@ func pluginDir(dir config.Dir, getenv func(string) string) string {
 	return dir.Plugins()
 }
 
-// classify maps an error to signet's exit codes.
+// classify maps an error to signet's exit codes: the verifier's own
+// errors first, then the library's as signet classifies them.
 func classify(err error) int {
-	var tse *verifier.TrustStoreError
 	switch {
 	case errors.Is(err, errBadInput), errors.Is(err, errConfig):
 		return exitUsage
 	case errors.Is(err, errTagMoved):
 		return exitIO
-	case errors.As(err, &tse):
-		// TS-6: a missing, empty or invalid store the trust policy names
-		// is invalid configuration; a store that cannot be read is I/O.
-		for _, s := range []error{truststore.ErrStoreNotFound, truststore.ErrEmptyStore, truststore.ErrNotRegular,
-			truststore.ErrInvalidCertificate, truststore.ErrInvalidStoreName, truststore.ErrInvalidStoreType} {
-			if errors.Is(err, s) {
-				return exitUsage
-			}
-		}
-		return exitIO
-	case errors.Is(err, signet.ErrNotTrusted), errors.Is(err, verifier.ErrVerification),
-		errors.Is(err, trustpolicy.ErrNoApplicablePolicy):
-		return exitNotTrusted
-	case errors.Is(err, signet.ErrIO):
-		return exitIO
-	case errors.Is(err, signet.ErrInvalidInput), errors.Is(err, trustpolicy.ErrInvalidPolicy),
-		errors.Is(err, trustpolicy.ErrPolicyNotFound):
-		return exitUsage
 	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return exitIO
-	}
-	return exitUsage
+	return exitcode.Of(err)
 }
 
 // allowed is the reason line of an allowed pull.

@@ -10,20 +10,17 @@ import (
 	"sync"
 
 	"github.com/signet-dev/signet"
-	"github.com/signet-dev/signet/trustpolicy"
+	"github.com/signet-dev/signet/internal/exitcode"
 	"github.com/signet-dev/signet/truststore"
 	"github.com/signet-dev/signet/verifier"
 )
 
 // Exit codes, the same for every command (docs/exit-codes.md).
 const (
-	exitOK = 0
-	// exitNotTrusted: verification ran and failed.
-	exitNotTrusted = 1
-	// exitUsage: bad usage, or invalid configuration or input.
-	exitUsage = 2
-	// exitIO: a file, layout, network or registry could not be read/written.
-	exitIO = 3
+	exitOK         = exitcode.OK
+	exitNotTrusted = exitcode.NotTrusted
+	exitUsage      = exitcode.Usage
+	exitIO         = exitcode.IO
 )
 
 // UsageError marks bad usage or invalid input: exit code 2.
@@ -45,34 +42,14 @@ func (e *hintError) Unwrap() error { return e.err }
 
 func withHint(err error, hint string) error { return &hintError{err: err, hint: hint} }
 
-// exitCode classifies err at the edge (STYLE B2.5).
+// exitCode classifies err at the edge (STYLE B2.5): usage errors, then
+// the library's errors as every signet command classifies them.
 func exitCode(err error) int {
 	var ue *UsageError
-	var tse *verifier.TrustStoreError
-	switch {
-	case errors.As(err, &ue):
-		return exitUsage
-	case errors.As(err, &tse):
-		// TS-6: a missing, empty or invalid store the trust policy names
-		// is invalid configuration; a store that cannot be read is I/O.
-		if trustStoreContentErr(err) {
-			return exitUsage
-		}
-		return exitIO
-	case errors.Is(err, signet.ErrNotTrusted), errors.Is(err, verifier.ErrVerification),
-		errors.Is(err, trustpolicy.ErrNoApplicablePolicy):
-		return exitNotTrusted
-	case errors.Is(err, signet.ErrIO):
-		return exitIO
-	case errors.Is(err, signet.ErrInvalidInput), errors.Is(err, trustpolicy.ErrInvalidPolicy),
-		errors.Is(err, trustpolicy.ErrPolicyNotFound):
+	if errors.As(err, &ue) {
 		return exitUsage
 	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return exitIO
-	}
-	return exitUsage
+	return exitcode.Of(err)
 }
 
 // inputFileErr classifies an error about a file the user named on the
@@ -108,19 +85,6 @@ func reportError(w io.Writer, err error) {
 	if hint != "" {
 		fmt.Fprintf(w, "Hint: %s\n", redact(hint))
 	}
-}
-
-// trustStoreContentErr reports whether a trust store error is about the
-// store's existence or content (invalid configuration), not about reading
-// it.
-func trustStoreContentErr(err error) bool {
-	for _, s := range []error{truststore.ErrStoreNotFound, truststore.ErrEmptyStore, truststore.ErrNotRegular,
-		truststore.ErrInvalidCertificate, truststore.ErrInvalidStoreName, truststore.ErrInvalidStoreType} {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // trustStoreHint says how to repair a trust store the trust policy names
