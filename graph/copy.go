@@ -301,22 +301,13 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 	prog.TotalNodes.Store(int64(len(p.nodes)))
 	prog.TotalBytes.Store(p.totalBytes())
 	ps := &planSource{src: src, p: p, progress: prog}
-	var mu sync.Mutex
-	marked := map[digest.Digest]bool{}
-	mark := func(desc ocispec.Descriptor, state string) {
-		mu.Lock()
-		defer mu.Unlock()
-		// The first mark wins: the second phase finds the root and its
-		// subgraph present because the first copied them.
-		if marked[desc.Digest] {
-			return
-		}
-		marked[desc.Digest] = true
-		if i, ok := p.index[desc.Digest]; ok {
-			res.Nodes[i].State = state
-		}
-		prog.Nodes.Add(1)
-	}
+	states := newTransferStates(p, prog)
+	mark := states.mark
+	defer func() {
+		// Also on failure: the result is returned with the error.
+		states.apply(res)
+		res.Bytes = prog.Bytes.Load()
+	}()
 	conc := opts.concurrency()
 	cg := oras.CopyGraphOptions{
 		Concurrency:      conc,
@@ -393,6 +384,7 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 		}
 	}
 	prog.Nodes.Store(int64(len(p.nodes)))
+	states.apply(res)
 	for _, n := range res.Nodes {
 		switch n.State {
 		case StateCopied:
@@ -403,8 +395,67 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 			res.Present++
 		}
 	}
-	res.Bytes = prog.Bytes.Load()
 	return nil
+}
+
+// transferStates records what happened to each node of a plan during a
+// transfer. oras-go may reach one node on several paths: its status
+// tracker keys nodes by media type, digest and size, so a blob listed
+// under two media types (the "{}" config of signatures and of OCI 1.1
+// artifacts) is handled twice, concurrently, and the second phase
+// (ExtendedCopyGraph) finds the first phase's nodes present. The result
+// must not depend on which path reports first: a node transferred by any
+// path in this run is StateCopied, else StateMounted if any path mounted
+// it, else StatePresent (stateRank).
+type transferStates struct {
+	mu    sync.Mutex
+	p     *plan
+	prog  *Progress
+	state map[digest.Digest]string
+}
+
+func newTransferStates(p *plan, prog *Progress) *transferStates {
+	return &transferStates{p: p, prog: prog, state: map[digest.Digest]string{}}
+}
+
+// stateRank orders transfer states: the highest one reported for a node
+// is its state.
+func stateRank(state string) int {
+	switch state {
+	case StateCopied:
+		return 3
+	case StateMounted:
+		return 2
+	case StatePresent:
+		return 1
+	}
+	return 0
+}
+
+// mark records that desc was handled with state. The progress counts a
+// node once, when it is first reported.
+func (s *transferStates) mark(desc ocispec.Descriptor, state string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, seen := s.state[desc.Digest]
+	if !seen {
+		s.prog.Nodes.Add(1)
+	}
+	if stateRank(state) > stateRank(old) {
+		s.state[desc.Digest] = state
+	}
+}
+
+// apply writes the recorded states into res.Nodes (a node nobody
+// reported keeps the StatePresent newResult gave it).
+func (s *transferStates) apply(res *CopyResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for d, state := range s.state {
+		if i, ok := s.p.index[d]; ok {
+			res.Nodes[i].State = state
+		}
+	}
 }
 
 // deferredIndex pushes into a repository with PushDeferred: referrers

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -382,5 +384,116 @@ func TestCopyBounds(t *testing.T) {
 	}
 	if _, err := dst.Resolve(ctx, "v1"); err == nil {
 		t.Error("something was written")
+	}
+}
+
+// sharedBlobRace is a destination that forces the interleaving a loaded
+// CI machine once produced: the "{}" blob is both the config of the
+// signatures (as application/vnd.cncf.notary.signature) and of the OCI 1.1
+// artifacts (as application/vnd.oci.empty.v1+json), so oras-go handles it
+// on two paths at once. The first path pushes it; the second finds it
+// present (its Exists waits for that push), and its manifest is pushed,
+// before the first path's push returns.
+type sharedBlobRace struct {
+	graph.Destination
+	t      *testing.T
+	blob   ocispec.Descriptor
+	mu     sync.Mutex
+	asked  bool
+	pusher string        // media type the blob was first pushed under
+	pushed chan struct{} // closed once the blob is at the destination
+	other  chan struct{} // closed once a manifest lists it under another type
+	done   sync.Once
+}
+
+func (r *sharedBlobRace) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	if d.Digest == r.blob.Digest {
+		r.mu.Lock()
+		first := !r.asked
+		r.asked = true
+		r.mu.Unlock()
+		if !first {
+			r.wait(ctx, r.pushed, "the first push of the shared blob")
+		}
+	}
+	return r.Destination.Exists(ctx, d)
+}
+
+func (r *sharedBlobRace) Push(ctx context.Context, d ocispec.Descriptor, rd io.Reader) error {
+	if d.Digest == r.blob.Digest {
+		if err := r.Destination.Push(ctx, d, rd); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		first := r.pusher == ""
+		if first {
+			r.pusher = d.MediaType
+		}
+		r.mu.Unlock()
+		if first {
+			close(r.pushed)
+			r.wait(ctx, r.other, "a manifest listing the shared blob under its other media type")
+		}
+		return nil
+	}
+	if d.MediaType != ocispec.MediaTypeImageManifest {
+		return r.Destination.Push(ctx, d, rd)
+	}
+	raw, err := io.ReadAll(rd)
+	if err != nil {
+		return err
+	}
+	var m ocispec.Manifest
+	if json.Unmarshal(raw, &m) == nil && m.Config.Digest == r.blob.Digest {
+		r.mu.Lock()
+		other := r.pusher != "" && m.Config.MediaType != r.pusher
+		r.mu.Unlock()
+		if other {
+			r.done.Do(func() { close(r.other) })
+		}
+	}
+	return r.Destination.Push(ctx, d, bytes.NewReader(raw))
+}
+
+// wait waits for ch; a copy that never produces the interleaving fails
+// the test rather than hanging it.
+func (r *sharedBlobRace) wait(ctx context.Context, ch chan struct{}, what string) {
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	case <-time.After(2 * time.Minute):
+		r.t.Errorf("waited 2 minutes for %s", what)
+	}
+}
+
+// TestCopySharedBlobCounted: a blob reached on two paths, one that copies
+// it and one that then finds it present, is "copied" (it was transferred
+// in this run), whichever path reports first.
+func TestCopySharedBlobCounted(t *testing.T) {
+	ctx := context.Background()
+	k := newKeys(t)
+	src := ggcrEndpoint(true).open(t, "build/app")
+	f := buildFixture(t, src, k, "app")
+	dst := &sharedBlobRace{
+		Destination: layoutEndpoint.open(t, ""), t: t, blob: ocispec.DescriptorEmptyJSON,
+		pushed: make(chan struct{}), other: make(chan struct{}),
+	}
+	res, err := graph.Copy(ctx, src, "v1", dst, graph.CopyOptions{Recursive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGraph(t, dst, f)
+	select {
+	case <-dst.other:
+	default:
+		t.Fatal("the shared blob was not reached on two paths: the fixture no longer tests the race")
+	}
+	for _, n := range res.Nodes {
+		if n.Digest == ocispec.DescriptorEmptyJSON.Digest && n.State != graph.StateCopied {
+			t.Errorf("the shared blob %s is %s, want %s", n.Digest, n.State, graph.StateCopied)
+		}
+	}
+	if res.Copied != len(res.Nodes) {
+		t.Errorf("copied %d of %d nodes into an empty destination", res.Copied, len(res.Nodes))
 	}
 }
