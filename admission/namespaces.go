@@ -23,16 +23,16 @@ type InformerNamespaces struct {
 
 var _ NamespaceLabels = (*InformerNamespaces)(nil)
 
-// NewInformerNamespaces starts the informer and waits until it has listed
-// the namespaces once (or ctx ends). It stops when ctx ends.
-func NewInformerNamespaces(ctx context.Context, client kubernetes.Interface) (*InformerNamespaces, error) {
+// NewInformerNamespaces starts the informer, which runs until ctx ends, and
+// waits until it has listed the namespaces once (or syncCtx ends).
+func NewInformerNamespaces(ctx, syncCtx context.Context, client kubernetes.Interface) (*InformerNamespaces, error) {
 	f := informers.NewSharedInformerFactory(client, 0)
 	inf := f.Core().V1().Namespaces()
 	lister := inf.Lister()
 	inf.Informer() // register before Start
 	f.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
-		return nil, fmt.Errorf("list namespaces: the informer did not sync: %w", context.Cause(ctx))
+	if !cache.WaitForCacheSync(syncCtx.Done(), inf.Informer().HasSynced) {
+		return nil, fmt.Errorf("list namespaces: the informer did not sync: %w", context.Cause(syncCtx))
 	}
 	return &InformerNamespaces{client: client, lister: lister}, nil
 }
