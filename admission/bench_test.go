@@ -66,4 +66,3 @@ func BenchmarkRegistryDown(b *testing.B) {
 	runtime.GC()
 	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
 }
-
