@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"os"
 	"strings"
 	"testing"
 )
@@ -44,5 +45,21 @@ func TestCertPublicKeyStore(t *testing.T) {
 	jsonOut(t, c.must("cert", "list", "-o", "json"), &listed)
 	if len(listed) != 0 {
 		t.Fatalf("after delete: %+v", listed)
+	}
+}
+
+// A publickey store that a statement names but that is missing is invalid
+// configuration (TS-6): exit 2 before any signature is read.
+func TestVerifyMissingPublicKeyStore(t *testing.T) {
+	c := newCLI(t)
+	dir, dg := newLayout(t)
+	doc := `{"version":"signet/v1","trustPolicies":[{"name":"c","registryScopes":["example.com/app"],"signatureVerification":{"level":"strict"},"trustStores":["publickey:missing"],"trustedIdentities":["*"]}]}`
+	if err := os.MkdirAll(c.cfg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, c.cfg, "trustpolicy.oci.json", []byte(doc))
+	r := c.run("verify", "--oci-layout", "--scope", "example.com/app", dir+"@"+dg.String())
+	if r.code != exitUsage || !strings.Contains(r.errorLine(), "publickey:missing") {
+		t.Fatalf("want exit 2 naming publickey:missing:\n%s", r)
 	}
 }
