@@ -2,6 +2,9 @@ package revocation
 
 import (
 	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,6 +46,11 @@ func TestCRLOpenSSL(t *testing.T) {
 		want        Result
 		errIs       error
 		reasonHas   string
+		// crlTimeout, when set, is the Validator's CRLTimeout: the size
+		// limit cases read ~32 MiB, which under -race on a loaded machine
+		// can take longer than DefaultCRLTimeout; they test the limit, not
+		// the timeout (TestCRLTimeout does).
+		crlTimeout time.Duration
 	}{
 		{name: "current, not listed", crls: one(func(t *testing.T, leaf, other *testpki.Issued) []byte {
 			return gen(t, inter, crlOptions{}, good(leaf), revoked(other, "keyCompromise", ""))
@@ -97,10 +105,10 @@ func TestCRLOpenSSL(t *testing.T) {
 		// The reference refuses a body of exactly 32 MiB (§0.5).
 		{name: "exactly MaxCRLBytes", crls: one(func(*testing.T, *testpki.Issued, *testpki.Issued) []byte {
 			return bytes.Repeat([]byte{0x30}, MaxCRLBytes)
-		}), want: Unknown, errIs: ErrTooLarge},
+		}), want: Unknown, errIs: ErrTooLarge, crlTimeout: sizeLimitTimeout},
 		{name: "one byte under MaxCRLBytes is read", crls: one(func(*testing.T, *testpki.Issued, *testpki.Issued) []byte {
 			return bytes.Repeat([]byte{0x30}, MaxCRLBytes-1)
-		}), want: Unknown, errIs: ErrMalformed},
+		}), want: Unknown, errIs: ErrMalformed, crlTimeout: sizeLimitTimeout},
 		{name: "https distribution point", cdps: []string{"https://127.0.0.1:1/x.crl"}, want: Unknown, errIs: ErrUnsupportedURL},
 		{name: "ldap distribution point", cdps: []string{"ldap://example.com/cn=x?certificateRevocationList"}, want: Unknown, errIs: ErrUnsupportedURL},
 		{name: "revoked in the second of two CRLs", crls: func(t *testing.T, leaf, other *testpki.Issued) [][]byte {
@@ -141,10 +149,100 @@ func TestCRLOpenSSL(t *testing.T) {
 					}
 				}
 			}
-			res := validate(t, &Validator{}, tc.signingTime, leaf, inter, root)
+			res := validate(t, &Validator{CRLTimeout: tc.crlTimeout}, tc.signingTime, leaf, inter, root)
 			wantCert(t, res[0], tc.want, MethodCRL, tc.errIs)
 			if !strings.Contains(res[0].Reason, tc.reasonHas) {
 				t.Errorf("reason %q does not contain %q", res[0].Reason, tc.reasonHas)
+			}
+		})
+	}
+}
+
+// sizeLimitTimeout is the CRL timeout of the tests that read a CRL of
+// about MaxCRLBytes: generous, since they test the size limit.
+const sizeLimitTimeout = 60 * time.Second
+
+// TestCRLTimeout: a distribution point that does not answer, or stops
+// halfway through its body, within CRLTimeout is unknown with ErrTimeout
+// (REV-5, §0.5), and the check does not wait for the server.
+func TestCRLTimeout(t *testing.T) {
+	root := newCA(t, "root", nil, nil)
+	inter := newCA(t, "intermediate", root, nil)
+	const timeout = 300 * time.Millisecond
+	// The handlers hold the request this long unless the client goes: a
+	// check that took as long did not time out.
+	const hold = 60 * time.Second
+	tests := []struct {
+		name    string
+		respond func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"no headers", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(hold):
+			}
+		}},
+		{"stalled body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100000")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte{0x30, 0x83, 0x01, 0x86, 0x9d})
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-time.After(hold):
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(tc.respond))
+			defer srv.Close()
+			leaf := newLeaf(t, "leaf", inter, urls(nil, srv.URL+"/x.crl"))
+			start := time.Now()
+			res := validate(t, &Validator{CRLTimeout: timeout}, time.Time{}, leaf, inter, root)
+			elapsed := time.Since(start)
+			wantCert(t, res[0], Unknown, MethodCRL, ErrTimeout)
+			if elapsed < timeout || elapsed >= hold {
+				t.Errorf("the check took %s with a CRL timeout of %s", elapsed, timeout)
+			}
+		})
+	}
+}
+
+// TestReadBounded: a body is read whole up to max bytes, with or without a
+// declared length, and refused past it (digest §0.5).
+func TestReadBounded(t *testing.T) {
+	body := bytes.Repeat([]byte{0x30}, 1000)
+	tests := []struct {
+		name      string
+		body      []byte
+		size, max int64
+		wantErr   error
+		wantAny   bool // some (transport) error
+	}{
+		{name: "declared, under max", body: body, size: 1000, max: 1001},
+		{name: "declared, exactly max", body: body, size: 1000, max: 1000},
+		{name: "undeclared, exactly max", body: body, size: -1, max: 1000},
+		{name: "undeclared, one over max", body: body, size: -1, max: 999, wantErr: ErrTooLarge},
+		{name: "more than declared", body: body, size: 999, max: 1000, wantErr: ErrTooLarge},
+		{name: "less than declared", body: body, size: 1001, max: 2000, wantAny: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := readBounded(bytes.NewReader(tc.body), tc.size, tc.max)
+			switch {
+			case tc.wantErr != nil:
+				if !errors.Is(err, tc.wantErr) {
+					t.Errorf("got %v, want %v", err, tc.wantErr)
+				}
+			case tc.wantAny:
+				if err == nil {
+					t.Error("a short body was read")
+				}
+			case err != nil:
+				t.Errorf("got %v", err)
+			case !bytes.Equal(got, tc.body):
+				t.Errorf("read %d bytes, want %d", len(got), len(tc.body))
 			}
 		})
 	}

@@ -36,7 +36,7 @@ func (r *run) fetch(ctx, reqCtx context.Context, req *http.Request, max int64) (
 	if resp.ContentLength > max {
 		return nil, fmt.Errorf("%w: Content-Length %d is over %d bytes", ErrTooLarge, resp.ContentLength, max)
 	}
-	data, err := readBounded(resp.Body, max)
+	data, err := readBounded(resp.Body, resp.ContentLength, max)
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
 			return nil, err

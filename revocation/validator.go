@@ -363,8 +363,25 @@ func firstLine(s string) string {
 }
 
 // readBounded reads all of body if it is at most max bytes, else fails
-// with ErrTooLarge after reading max+1 bytes.
-func readBounded(body io.Reader, max int64) ([]byte, error) {
+// with ErrTooLarge after reading max+1 bytes. size is the body's declared
+// length (an HTTP Content-Length), or -1 when unknown: a declared length
+// within max is read into one buffer of that size, so a large CRL is not
+// copied again while the buffer grows (a static CRL file is served with
+// its length; a chunked body is read in growing chunks).
+func readBounded(body io.Reader, size, max int64) ([]byte, error) {
+	if size >= 0 && size <= max {
+		data := make([]byte, size)
+		if _, err := io.ReadFull(body, data); err != nil {
+			return nil, err
+		}
+		// net/http ends a body at its Content-Length; another reader may
+		// not.
+		var extra [1]byte
+		if n, _ := io.ReadFull(body, extra[:]); n > 0 {
+			return nil, fmt.Errorf("%w: more than the declared %d bytes", ErrTooLarge, size)
+		}
+		return data, nil
+	}
 	data, err := io.ReadAll(io.LimitReader(body, max+1))
 	if err != nil {
 		return nil, err
