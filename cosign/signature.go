@@ -12,7 +12,8 @@ import (
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
-	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"golang.org/x/mod/semver"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Media types, annotations and types cosign writes.
@@ -48,7 +49,7 @@ const (
 	FormatSimpleSigning = "cosignSimpleSigning"
 )
 
-// Input limits: the bytes this package hands to sigstore-go are bounded
+// Input limits: the bytes this package parses are bounded
 // here, whatever the registry serves.
 const (
 	// MaxBundleBytes bounds a sigstore bundle. A key-signed bundle with one
@@ -76,7 +77,9 @@ type Signature struct {
 	// MediaType is the media type of the bytes parsed.
 	MediaType string
 
-	b *bundle.Bundle
+	b *protobundle.Bundle
+	// entries are b's transparency log entries, their bodies parsed.
+	entries []*tlogEntry
 	// payload is the signed simple-signing payload (legacy form only).
 	payload []byte
 }
@@ -94,26 +97,82 @@ func (s *Signature) Keyless() bool {
 	return vm.GetCertificate() != nil || vm.GetX509CertificateChain() != nil
 }
 
-// ParseBundle parses a sigstore bundle (any version sigstore-go supports,
-// v0.1 to v0.3) of at most MaxBundleBytes. Errors wrap ErrInvalid.
+// ParseBundle parses a sigstore bundle (versions v0.1 to v0.3, as sigstore-go) of at most MaxBundleBytes. Errors wrap ErrInvalid.
 func ParseBundle(data []byte) (*Signature, error) {
 	if len(data) > MaxBundleBytes {
 		return nil, fmt.Errorf("%w: the bundle is %d bytes, over the limit of %d", ErrInvalid, len(data), MaxBundleBytes)
 	}
-	var b bundle.Bundle
-	if err := b.UnmarshalJSON(data); err != nil {
+	var b protobundle.Bundle
+	if err := protojson.Unmarshal(data, &b); err != nil {
 		return nil, fmt.Errorf("%w: sigstore bundle: %w", ErrInvalid, err)
 	}
 	if b.GetDsseEnvelope() == nil && b.GetMessageSignature() == nil {
 		return nil, fmt.Errorf("%w: sigstore bundle has neither a DSSE envelope nor a message signature", ErrInvalid)
 	}
-	return &Signature{Format: FormatBundle, MediaType: MediaTypeBundle, b: &b}, nil
+	entries, err := validateBundle(&b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: sigstore bundle: %w", ErrInvalid, err)
+	}
+	return &Signature{Format: FormatBundle, MediaType: MediaTypeBundle, b: &b, entries: entries}, nil
+}
+
+// bundleVersion is the version ("v0.1" ...) a bundle's media type names.
+func bundleVersion(mt string) (string, error) {
+	const legacy, current = "application/vnd.dev.sigstore.bundle+json;version=", "application/vnd.dev.sigstore.bundle."
+	switch {
+	case strings.HasPrefix(mt, legacy):
+		return "v" + strings.TrimPrefix(mt, legacy), nil
+	case strings.HasPrefix(mt, current) && strings.HasSuffix(mt, "+json"):
+		return strings.TrimSuffix(strings.TrimPrefix(mt, current), "+json"), nil
+	}
+	return "", fmt.Errorf("unsupported bundle media type %q", mt)
+}
+
+// validateBundle applies the rules sigstore-go's bundle parser applies
+// (versions v0.1 to v0.3, the inclusion promise or proof each version
+// requires, the content and verification material it may hold) and parses
+// the transparency log entries.
+func validateBundle(b *protobundle.Bundle) ([]*tlogEntry, error) {
+	v, err := bundleVersion(b.GetMediaType())
+	if err != nil {
+		return nil, err
+	}
+	if !semver.IsValid(v) || semver.Compare(v, "v0.1") < 0 || semver.Compare(v, "v0.4") >= 0 {
+		return nil, fmt.Errorf("bundle version %s is not supported", v)
+	}
+	var entries []*tlogEntry
+	var promise, proof bool
+	for _, tle := range b.GetVerificationMaterial().GetTlogEntries() {
+		e, err := parseTlogEntry(tle)
+		if err != nil {
+			return nil, err
+		}
+		promise = promise || tle.GetInclusionPromise() != nil
+		proof = proof || tle.GetInclusionProof() != nil
+		entries = append(entries, e)
+	}
+	if semver.Compare(v, "v0.1") == 0 {
+		if len(entries) > 0 && !promise {
+			return nil, errors.New("inclusion promises missing in bundle (required for bundle v0.1)")
+		}
+	} else if len(entries) > 0 && !proof {
+		return nil, errors.New("inclusion proof missing in bundle (required for bundle v0.2)")
+	}
+	if semver.Compare(v, "v0.3") >= 0 && b.GetVerificationMaterial().GetX509CertificateChain() != nil {
+		return nil, errors.New("verification material cannot be X.509 certificate chain (for bundle v0.3)")
+	}
+	switch b.GetVerificationMaterial().GetContent().(type) {
+	case *protobundle.VerificationMaterial_PublicKey, *protobundle.VerificationMaterial_Certificate, *protobundle.VerificationMaterial_X509CertificateChain:
+	default:
+		return nil, errors.New("invalid bundle: verification material must be one of public key, x509 certificate and x509 certificate chain")
+	}
+	return entries, nil
 }
 
 // rekorBundle is the Rekor "bundle" annotation of a legacy signature: the
 // fields of a Rekor v1 log entry and its signed entry timestamp (the shape
 // of cosign's pkg/cosign/bundle.RekorBundle). Decoding it is plain JSON; the
-// entry itself is parsed and checked by sigstore-go.
+// entry itself is parsed and checked in rekor.go.
 type rekorBundle struct {
 	SignedEntryTimestamp []byte `json:"SignedEntryTimestamp"`
 	Payload              struct {
@@ -130,7 +189,7 @@ type rekorBundle struct {
 // Rekor bundle annotation. It converts them into a sigstore bundle v0.1 (a
 // message signature over the payload's SHA-256, verified against a key the
 // caller names, and the Rekor entry with its inclusion promise) that
-// sigstore-go checks like any other. Errors wrap ErrInvalid.
+// is checked like any other. Errors wrap ErrInvalid.
 func ParseSimpleSigning(payload []byte, signatureB64, rekorBundleJSON string) (*Signature, error) {
 	if len(payload) > MaxPayloadBytes {
 		return nil, fmt.Errorf("%w: the simple-signing payload is %d bytes, over the limit of %d", ErrInvalid, len(payload), MaxPayloadBytes)
@@ -163,11 +222,11 @@ func ParseSimpleSigning(payload []byte, signatureB64, rekorBundleJSON string) (*
 		}
 		pb.VerificationMaterial.TlogEntries = []*protorekor.TransparencyLogEntry{tle}
 	}
-	b, err := bundle.NewBundle(pb)
+	entries, err := validateBundle(pb)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return &Signature{Format: FormatSimpleSigning, MediaType: MediaTypeSimpleSigning, b: b, payload: payload}, nil
+	return &Signature{Format: FormatSimpleSigning, MediaType: MediaTypeSimpleSigning, b: pb, entries: entries, payload: payload}, nil
 }
 
 // legacyTlogEntry turns a Rekor bundle annotation into a log entry with an
@@ -185,7 +244,7 @@ func legacyTlogEntry(data string) (*protorekor.TransparencyLogEntry, error) {
 	if err != nil || len(logID) == 0 {
 		return nil, fmt.Errorf("%w: the %s annotation's logID is not hex", ErrInvalid, AnnotationRekorBundle)
 	}
-	// The entry's kind and version: sigstore-go parses the body again and
+	// The entry's kind and version: parseTlogEntry parses the body again and
 	// refuses an entry whose kind and version differ from these.
 	var kv struct {
 		Kind       string `json:"kind"`

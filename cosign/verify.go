@@ -14,10 +14,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/verify"
+	intoto "github.com/in-toto/attestation/go/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // ErrNoKey means no key given to Verify verified the signature.
@@ -55,12 +57,12 @@ func (s *Signature) Verify(keys []crypto.PublicKey) (*Signed, error) {
 	}
 	var errs []string
 	for i, k := range keys {
-		res, err := s.verifyWith(k)
+		st, err := s.verifyWith(k)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
-		signed, err := s.signedContent(res)
+		signed, err := s.signedContent(st)
 		if err != nil {
 			return nil, err
 		}
@@ -70,27 +72,60 @@ func (s *Signature) Verify(keys []crypto.PublicKey) (*Signed, error) {
 	return nil, fmt.Errorf("%w (%d keys tried; the first: %s)", ErrNoKey, len(keys), errs[0])
 }
 
-// verifyWith runs sigstore-go's verifier with one key and no observer
-// timestamps (a key has no validity window).
-func (s *Signature) verifyWith(pub crypto.PublicKey) (*verify.VerificationResult, error) {
-	var last error
+// verifyWith checks the signature under one key (with each hash the key
+// may have signed with) and returns the in-toto statement of a DSSE
+// envelope (nil when the payload is not one).
+func (s *Signature) verifyWith(pub crypto.PublicKey) (*intoto.Statement, error) {
+	var last error = errors.New("unsupported public key type")
 	for _, sv := range signatureVerifiers(pub) {
-		tm := &material{key: root.NewExpiringKey(sv, time.Time{}, time.Time{})}
-		v, err := verify.NewVerifier(tm, verify.WithNoObserverTimestamps())
-		if err != nil {
-			return nil, err
-		}
-		artifact := verify.WithoutArtifactUnsafe() // DSSE: the subject is checked by the caller
-		if s.payload != nil {
-			artifact = verify.WithArtifact(bytes.NewReader(s.payload))
-		}
-		res, err := v.Verify(s.b, verify.NewPolicy(artifact, verify.WithKey()))
+		st, err := s.verifyWithVerifier(sv)
 		if err == nil {
-			return res, nil
+			return st, nil
 		}
 		last = err
 	}
 	return nil, last
+}
+
+func (s *Signature) verifyWithVerifier(sv signature.Verifier) (*intoto.Statement, error) {
+	if env := s.b.GetDsseEnvelope(); env != nil {
+		if len(env.GetSignatures()) != 1 {
+			return nil, errors.New("DSSE envelope does not contain exactly one signature")
+		}
+		if err := sv.VerifySignature(bytes.NewReader(env.GetSignatures()[0].GetSig()), bytes.NewReader(pae(env.GetPayloadType(), env.GetPayload()))); err != nil {
+			return nil, fmt.Errorf("could not verify envelope: %w", err)
+		}
+		if env.GetPayloadType() != inTotoPayloadType {
+			return nil, nil
+		}
+		var st intoto.Statement
+		if err := protojson.Unmarshal(env.GetPayload(), &st); err != nil {
+			return nil, nil
+		}
+		return &st, nil
+	}
+	ms := s.b.GetMessageSignature()
+	if s.payload != nil {
+		if err := sv.VerifySignature(bytes.NewReader(ms.GetSignature()), bytes.NewReader(s.payload)); err != nil {
+			return nil, fmt.Errorf("could not verify message signature: %w", err)
+		}
+		return nil, nil
+	}
+	// A message signature in a bundle signs an artifact signet does not
+	// have: check it over the bundle's digest (signedContent refuses it).
+	if err := sv.VerifySignature(bytes.NewReader(ms.GetSignature()), nil, options.WithDigest(ms.GetMessageDigest().GetDigest())); err != nil {
+		return nil, fmt.Errorf("could not verify message signature: %w", err)
+	}
+	return nil, nil
+}
+
+// inTotoPayloadType is the DSSE payload type of an in-toto statement.
+const inTotoPayloadType = "application/vnd.in-toto+json"
+
+// pae is DSSE's pre-authentication encoding of a payload, what a DSSE
+// signature signs: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body.
+func pae(payloadType string, payload []byte) []byte {
+	return fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
 }
 
 // signatureVerifiers are the sigstore verifiers a key may have signed
@@ -110,7 +145,7 @@ func signatureVerifiers(pub crypto.PublicKey) []signature.Verifier {
 }
 
 // signedContent decodes the verified content.
-func (s *Signature) signedContent(res *verify.VerificationResult) (*Signed, error) {
+func (s *Signature) signedContent(st *intoto.Statement) (*Signed, error) {
 	if s.payload != nil {
 		var p payload.Cosign
 		if err := json.Unmarshal(s.payload, &p); err != nil {
@@ -121,7 +156,6 @@ func (s *Signature) signedContent(res *verify.VerificationResult) (*Signed, erro
 		}
 		return &Signed{Digests: []string{p.Image.DigestStr()}, DockerReference: p.ClaimedIdentity}, nil
 	}
-	st := res.Statement
 	if st == nil {
 		return nil, fmt.Errorf("%w: the bundle holds no in-toto statement (a cosign image signature is a DSSE envelope)", ErrInvalid)
 	}
@@ -150,12 +184,13 @@ type TlogEntry struct {
 	LogID string
 }
 
-// VerifyTlog checks the signature's transparency log entries offline with
-// sigstore-go: each entry's inclusion promise (signed entry timestamp)
-// and/or inclusion proof against rekorKeys, and that the entry records this
-// signature, signed by key (the key Verify accepted). At least one entry
-// must verify. Rekor v1 entries are supported; Rekor v2 entries, whose
-// checkpoints name the log by URL, are not.
+// VerifyTlog checks the signature's transparency log entries offline, as
+// sigstore-go's verify.VerifyTlogEntry does: each entry's inclusion promise
+// (signed entry timestamp) and/or inclusion proof against rekorKeys, and
+// that the entry records this signature, signed by key (the key Verify
+// accepted). At least one entry must verify. Rekor v1 entries are
+// supported; Rekor v2 entries, whose checkpoints name the log by URL, are
+// not.
 func (s *Signature) VerifyTlog(key crypto.PublicKey, rekorKeys []crypto.PublicKey) (*TlogEntry, error) {
 	if !s.HasTlogEntry() {
 		return nil, errors.New("the signature has no transparency log entry")
@@ -163,64 +198,83 @@ func (s *Signature) VerifyTlog(key crypto.PublicKey, rekorKeys []crypto.PublicKe
 	if len(rekorKeys) == 0 {
 		return nil, errors.New("no Rekor public keys to check the transparency log entry with")
 	}
-	logs := map[string]*root.TransparencyLog{}
+	logs := map[string]crypto.PublicKey{}
 	for _, rk := range rekorKeys {
 		der, err := x509.MarshalPKIXPublicKey(rk)
 		if err != nil {
 			return nil, fmt.Errorf("rekor key: %w", err)
 		}
 		id := sha256.Sum256(der)
-		logs[hex.EncodeToString(id[:])] = &root.TransparencyLog{
-			ID:                id[:],
-			PublicKey:         rk,
-			HashFunc:          crypto.SHA256,
-			SignatureHashFunc: crypto.SHA256,
-			// The key is trusted for as long as it is in the store.
-			ValidityPeriodStart: time.Unix(1, 0),
-		}
+		logs[hex.EncodeToString(id[:])] = rk
 	}
-	var last error
-	for _, sv := range signatureVerifiers(key) {
-		tm := &material{key: root.NewExpiringKey(sv, time.Time{}, time.Time{}), logs: logs}
-		ts, err := verify.VerifyTlogEntry(s.b, tm, 1, true)
-		if err != nil {
-			last = err
-			continue
-		}
-		e := &TlogEntry{}
-		if len(ts) > 0 {
-			e.IntegratedTime = ts[0].Time.UTC()
-			e.LogID = hex.EncodeToString([]byte(ts[0].URI))
-		}
-		for _, tle := range s.b.GetVerificationMaterial().GetTlogEntries() {
-			if _, ok := logs[hex.EncodeToString(tle.GetLogId().GetKeyId())]; ok {
-				e.LogID = hex.EncodeToString(tle.GetLogId().GetKeyId())
-				break
+	if len(s.entries) > maxTlogEntries {
+		return nil, fmt.Errorf("too many tlog entries: %d > %d", len(s.entries), maxTlogEntries)
+	}
+	for i, a := range s.entries {
+		for _, b := range s.entries[i+1:] {
+			if bytes.Equal(a.tle.LogId.KeyId, b.tle.LogId.KeyId) && a.tle.LogIndex == b.tle.LogIndex {
+				return nil, errors.New("duplicate tlog entries found")
 			}
 		}
-		return e, nil
 	}
-	return nil, last
-}
-
-// material is the trusted material of one verification: the candidate
-// signing key and the Rekor logs.
-type material struct {
-	root.BaseTrustedMaterial
-	key  *root.ExpiringKey
-	logs map[string]*root.TransparencyLog
-}
-
-// PublicKeyVerifier returns the candidate key whatever the bundle's hint:
-// the hint is unsigned, so it selects nothing.
-func (m *material) PublicKeyVerifier(string) (root.TimeConstrainedVerifier, error) {
-	return m.key, nil
-}
-
-// RekorLogs returns the trusted Rekor logs by hex log ID.
-func (m *material) RekorLogs() map[string]*root.TransparencyLog {
-	if m.logs == nil {
-		return map[string]*root.TransparencyLog{}
+	sig := s.b.GetMessageSignature().GetSignature()
+	if env := s.b.GetDsseEnvelope(); env != nil {
+		sig = env.GetSignatures()[0].GetSig()
 	}
-	return m.logs
+	var out *TlogEntry
+	for _, e := range s.entries {
+		tle := e.tle
+		logKey, ok := logs[hex.EncodeToString(tle.LogId.KeyId)]
+		if !ok {
+			continue
+		}
+		if tle.InclusionPromise == nil && tle.InclusionProof == nil {
+			return nil, errors.New("entry must contain an inclusion proof and/or promise")
+		}
+		if tle.InclusionPromise != nil {
+			if err := verifySET(tle, logKey); err != nil {
+				continue
+			}
+		}
+		if tle.InclusionProof != nil {
+			if err := verifyInclusion(tle, logKey); err != nil {
+				return nil, err
+			}
+		}
+		if !bytes.Equal(e.signature, sig) {
+			return nil, errors.New("transparency log signature does not match")
+		}
+		if k, ok := key.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(e.publicKey()) {
+			return nil, errors.New("transparency log certificate does not match")
+		}
+		if ms := s.b.GetMessageSignature(); ms != nil {
+			if e.hash == "" {
+				return nil, errors.New("transparency log entry is not a hashedrekord or missing digest")
+			}
+			if ms.GetMessageDigest().GetAlgorithm() != protocommon.HashAlgorithm_SHA2_256 || e.hashAlg != "sha256" {
+				return nil, fmt.Errorf("transparency log hashedrekord entry digest algorithm mismatch: %s != %s", ms.GetMessageDigest().GetAlgorithm(), e.hashAlg)
+			}
+			if got := hex.EncodeToString(ms.GetMessageDigest().GetDigest()); !strings.EqualFold(got, e.hash) {
+				return nil, fmt.Errorf("transparency log hashedrekord entry digest %s does not match artifact %s", e.hash, got)
+			}
+		} else {
+			if e.payloadHash == "" {
+				return nil, errors.New("transparency log rekor v1 entry is not a dsse_v001 or intoto_v002 entry")
+			}
+			sum := sha256.Sum256(s.b.GetDsseEnvelope().GetPayload())
+			if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, e.payloadHash) {
+				return nil, fmt.Errorf("transparency log dsse/intoto entry payload hash %s does not match envelope payload hash %s", e.payloadHash, got)
+			}
+		}
+		if out == nil {
+			out = &TlogEntry{LogID: hex.EncodeToString(tle.LogId.KeyId)}
+			if tle.InclusionPromise != nil {
+				out.IntegratedTime = time.Unix(tle.IntegratedTime, 0).UTC()
+			}
+		}
+	}
+	if out == nil {
+		return nil, errors.New("not enough verified log entries from transparency log: 0 < 1")
+	}
+	return out, nil
 }
