@@ -10,7 +10,7 @@ import (
 )
 
 // FuzzParseBundle feeds arbitrary bytes to the boundary where signet hands
-// a registry's bundle to sigstore-go: parsing and verifying must return an
+// a registry's bundle to the parser and verifier: parsing and verifying must return an
 // error, never panic, and whatever verifies under the test key must name
 // the digests it covers.
 func FuzzParseBundle(f *testing.F) {
