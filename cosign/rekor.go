@@ -46,6 +46,9 @@ type tlogEntry struct {
 	// hashAlg and hash are a hashedrekord's artifact digest; payloadHash a
 	// dsse or intoto entry's payload digest (all hex).
 	hashAlg, hash, payloadHash string
+	// v2 marks a Rekor v2 entry, which parses but cannot be verified here
+	// (as with sigstore-go without the log's URL).
+	v2 bool
 }
 
 // rekorBody is the union of the Rekor v1 body kinds cosign writes:
@@ -168,6 +171,8 @@ func parseTlogEntry(tle *protorekor.TransparencyLogEntry) (*tlogEntry, error) {
 			e.signature = []byte{}
 		}
 		e.publicKeyPEM = c.Envelope.Signatures[0].PublicKey
+	case "hashedrekord 0.0.2", "dsse 0.0.2":
+		e.v2 = true
 	default:
 		return nil, fmt.Errorf("entry body is not a recognizable Rekor v1 entry: unsupported kind %s %s", b.Kind, b.APIVersion)
 	}

@@ -212,3 +212,32 @@ func TestVerifyTlogMatchesSigstoreGo(t *testing.T) {
 		})
 	}
 }
+
+// TestRekorV2EntryParses: a bundle whose entry is from Rekor v2 still
+// parses and verifies under its key (as with sigstore-go); only its log
+// entry cannot be checked offline here, so VerifyTlog fails.
+func TestRekorV2EntryParses(t *testing.T) {
+	k := newKey(t, "")
+	log := newTestLog(t)
+	var pb protobundle.Bundle
+	if err := protojson.Unmarshal(bundleFor(t, k, statement(testDigest, PredicateTypeSign)), &pb); err != nil {
+		t.Fatal(err)
+	}
+	tle := log.entry(t, []byte(`{"kind":"hashedrekord","apiVersion":"0.0.2","spec":{"hashedRekordV002":{}}}`), "hashedrekord", "0.0.2")
+	tle.InclusionPromise = nil
+	pb.VerificationMaterial.TlogEntries = []*protorekor.TransparencyLogEntry{tle}
+	data, err := protojson.Marshal(&pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseBundle(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Verify([]crypto.PublicKey{k.GetPublicKey()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.VerifyTlog(k.GetPublicKey(), []crypto.PublicKey{log.key.Public()}); err == nil {
+		t.Fatal("VerifyTlog accepted a Rekor v2 entry it cannot check")
+	}
+}

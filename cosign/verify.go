@@ -231,6 +231,15 @@ func (s *Signature) VerifyTlog(key crypto.PublicKey, rekorKeys []crypto.PublicKe
 		if tle.InclusionPromise == nil && tle.InclusionProof == nil {
 			return nil, errors.New("entry must contain an inclusion proof and/or promise")
 		}
+		if e.v2 {
+			if tle.InclusionProof == nil {
+				return nil, errors.New("rekor v2 entries must have an inclusion proof")
+			}
+			if tle.InclusionPromise != nil {
+				continue // a v2 entry has no signed entry timestamp to check
+			}
+			return nil, errors.New("cannot verify Rekor v2 entry without baseUrl in transparency log's trusted root")
+		}
 		if tle.InclusionPromise != nil {
 			if err := verifySET(tle, logKey); err != nil {
 				continue
