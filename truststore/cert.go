@@ -48,7 +48,26 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 
 func parsePEM(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
+	err := eachPEMBlock(data, "CERTIFICATE", ErrInvalidCertificate, func(der []byte) error {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return err
+		}
+		certs = append(certs, cert)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return certs, nil
+}
+
+// eachPEMBlock calls parse with the content of each PEM block in data, in
+// order. A block of another type than typ, an error from parse, or a
+// malformed or truncated block is an error wrapping kind.
+func eachPEMBlock(data []byte, typ string, kind error, parse func(der []byte) error) error {
 	headers := bytes.Count(data, pemBegin)
+	parsed := 0
 	rest := data
 	for n := 1; ; n++ {
 		var block *pem.Block
@@ -56,21 +75,20 @@ func parsePEM(data []byte) ([]*x509.Certificate, error) {
 		if block == nil {
 			break
 		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%w: PEM block %d is %q, want CERTIFICATE", ErrInvalidCertificate, n, block.Type)
+		if block.Type != typ {
+			return fmt.Errorf("%w: PEM block %d is %q, want %s", kind, n, block.Type, typ)
 		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: PEM block %d: %v", ErrInvalidCertificate, n, err)
+		if err := parse(block.Bytes); err != nil {
+			return fmt.Errorf("%w: PEM block %d: %v", kind, n, err)
 		}
-		certs = append(certs, cert)
+		parsed++
 	}
 	// pem.Decode silently skips a malformed block and resumes at the next
 	// header, and stops at a truncated one: count headers to notice both.
-	if len(certs) != headers {
-		return nil, fmt.Errorf("%w: %d of %d PEM blocks are truncated or malformed", ErrInvalidCertificate, headers-len(certs), headers)
+	if parsed != headers {
+		return fmt.Errorf("%w: %d of %d PEM blocks are truncated or malformed", kind, headers-parsed, headers)
 	}
-	return certs, nil
+	return nil
 }
 
 // checkCertificate applies the store type's rule to one certificate (§3.4).

@@ -1,6 +1,7 @@
 package truststore
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -10,7 +11,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -91,32 +91,23 @@ func ParsePublicKeys(data []byte) ([]PublicKey, error) {
 	if len(data) > MaxCertificateFileBytes {
 		return nil, fmt.Errorf("%w: file is larger than %d bytes", ErrInvalidPublicKey, MaxCertificateFileBytes)
 	}
-	headers := strings.Count(string(data), string(pemBegin))
-	if headers == 0 {
+	if !bytes.Contains(data, pemBegin) {
 		return nil, fmt.Errorf("%w: no PEM \"PUBLIC KEY\" block", ErrInvalidPublicKey)
 	}
 	var keys []PublicKey
-	rest := data
-	for n := 1; ; n++ {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "PUBLIC KEY" {
-			return nil, fmt.Errorf("%w: PEM block %d is %q, want PUBLIC KEY", ErrInvalidPublicKey, n, block.Type)
-		}
-		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	err := eachPEMBlock(data, "PUBLIC KEY", ErrInvalidPublicKey, func(der []byte) error {
+		pub, err := x509.ParsePKIXPublicKey(der)
 		if err != nil {
-			return nil, fmt.Errorf("%w: PEM block %d: %v", ErrInvalidPublicKey, n, err)
+			return err
 		}
 		if err := checkPublicKey(pub); err != nil {
-			return nil, fmt.Errorf("%w: PEM block %d: %v", ErrInvalidPublicKey, n, err)
+			return err
 		}
-		keys = append(keys, PublicKey{Key: pub, DER: block.Bytes})
-	}
-	if len(keys) != headers {
-		return nil, fmt.Errorf("%w: %d of %d PEM blocks are truncated or malformed", ErrInvalidPublicKey, headers-len(keys), headers)
+		keys = append(keys, PublicKey{Key: pub, DER: der})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return keys, nil
 }
