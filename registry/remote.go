@@ -537,35 +537,56 @@ func (r *Repository) decideReferrers(ctx context.Context, subject ocispec.Descri
 // failure to delete the outdated index is a logged warning, as in the
 // reference.
 func (r *Repository) Push(ctx context.Context, expected ocispec.Descriptor, rd io.Reader) error {
-	if !isManifestMediaType(expected.MediaType) {
-		return r.repo.Push(ctx, expected, rd)
-	}
-	if expected.Size > MaxManifestBytes {
-		return fmt.Errorf("manifest %s is %d bytes, over the limit of %d", expected.Digest, expected.Size, MaxManifestBytes)
-	}
-	raw, err := content.ReadAll(rd, expected)
+	p, err := r.readPushed(ctx, expected, rd)
 	if err != nil {
 		return err
 	}
-	entry, subject := referrerEntry(expected, raw)
-	if subject == nil {
-		return r.repo.Push(ctx, expected, bytes.NewReader(raw))
-	}
-	hasAPI, err := r.decideReferrers(ctx, *subject)
-	if err != nil {
-		return err
+	if p.subject == nil {
+		return r.repo.Push(ctx, expected, p.body)
 	}
 	start := time.Now()
-	if err := r.repo.Push(ctx, expected, bytes.NewReader(raw)); err != nil {
+	if err := r.repo.Push(ctx, expected, p.body); err != nil {
 		if re := (*remote.ReferrersError)(nil); !errors.As(err, &re) || !re.IsReferrersIndexDelete() {
 			return err
 		}
-		r.log.Warn("removal of the outdated referrers index from the registry failed; garbage collection may be required", "subject", subject.Digest.String(), "error", err)
+		r.log.Warn("removal of the outdated referrers index from the registry failed; garbage collection may be required", "subject", p.subject.Digest.String(), "error", err)
 	}
-	if hasAPI {
+	if p.hasAPI {
 		return nil
 	}
-	return r.converge(ctx, *subject, entry, time.Since(start))
+	return r.converge(ctx, *p.subject, p.entry, time.Since(start))
+}
+
+// pushed is content that Push or PushDeferred is given. A manifest is read
+// (within MaxManifestBytes) to find its subject; for a manifest with a
+// subject, hasAPI says whether the registry indexes referrers itself.
+type pushed struct {
+	body    io.Reader           // the content to push, not yet read
+	entry   ocispec.Descriptor  // the manifest's referrers index entry
+	subject *ocispec.Descriptor // nil for content that refers to no subject
+	hasAPI  bool
+}
+
+func (r *Repository) readPushed(ctx context.Context, expected ocispec.Descriptor, rd io.Reader) (pushed, error) {
+	if !isManifestMediaType(expected.MediaType) {
+		return pushed{body: rd}, nil
+	}
+	if expected.Size > MaxManifestBytes {
+		return pushed{}, fmt.Errorf("manifest %s is %d bytes, over the limit of %d", expected.Digest, expected.Size, MaxManifestBytes)
+	}
+	raw, err := content.ReadAll(rd, expected)
+	if err != nil {
+		return pushed{}, err
+	}
+	p := pushed{body: bytes.NewReader(raw)}
+	p.entry, p.subject = referrerEntry(expected, raw)
+	if p.subject == nil {
+		return p, nil
+	}
+	if p.hasAPI, err = r.decideReferrers(ctx, *p.subject); err != nil {
+		return pushed{}, err
+	}
+	return p, nil
 }
 
 func isManifestMediaType(mt string) bool {
@@ -747,28 +768,14 @@ func (r *Repository) addAllToReferrersIndex(ctx context.Context, subject ocispec
 // makes one (and converges) per referrer. Until then the referrer is not
 // listed.
 func (r *Repository) PushDeferred(ctx context.Context, expected ocispec.Descriptor, rd io.Reader) error {
-	if !isManifestMediaType(expected.MediaType) {
-		return r.repo.Push(ctx, expected, rd)
-	}
-	if expected.Size > MaxManifestBytes {
-		return fmt.Errorf("manifest %s is %d bytes, over the limit of %d", expected.Digest, expected.Size, MaxManifestBytes)
-	}
-	raw, err := content.ReadAll(rd, expected)
+	p, err := r.readPushed(ctx, expected, rd)
 	if err != nil {
 		return err
 	}
-	_, subject := referrerEntry(expected, raw)
-	if subject == nil {
-		return r.repo.Push(ctx, expected, bytes.NewReader(raw))
+	if p.subject == nil || p.hasAPI {
+		return r.repo.Push(ctx, expected, p.body)
 	}
-	hasAPI, err := r.decideReferrers(ctx, *subject)
-	if err != nil {
-		return err
-	}
-	if hasAPI {
-		return r.repo.Push(ctx, expected, bytes.NewReader(raw))
-	}
-	return r.unindexed().Push(ctx, expected, bytes.NewReader(raw))
+	return r.unindexed().Push(ctx, expected, p.body)
 }
 
 // unindexed is the repository as oras-go sees it when the registry indexes
