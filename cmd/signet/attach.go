@@ -54,8 +54,7 @@ refers to.`,
 	fl.StringVar(&o.artifactType, "artifact-type", "", "artifact type of the attached artifact (required), e.g. application/spdx+json")
 	fl.StringArrayVarP(&o.annotations, "annotation", "a", nil, "manifest annotation key=value (repeatable)")
 	fl.BoolVar(&o.sign, "sign", false, "sign the attached artifact (with --key, --signature-format, ... as 'signet sign')")
-	fl.StringVar(&o.form, "signature-manifest", "image", "with --sign, the signature manifest form: image or artifact (see 'signet sign')")
-	_ = cmd.RegisterFlagCompletionFunc("signature-manifest", cobra.FixedCompletions([]string{"image", "artifact"}, cobra.ShellCompDirectiveNoFileComp))
+	addManifestFormFlag(cmd, &o.form, "with --sign, the signature manifest form: image or artifact (see 'signet sign')")
 	return cmd
 }
 
@@ -81,14 +80,9 @@ func runAttach(cmd *cobra.Command, env *Env, o *attachOpts, arg string, fileArgs
 	if o.artifactType == "" {
 		return withHint(usageErr(errors.New("--artifact-type is required")), "name the kind of artifact, e.g. --artifact-type application/spdx+json for an SPDX SBOM")
 	}
-	var form registry.ManifestForm
-	switch o.form {
-	case "image":
-		form = registry.FormConfig
-	case "artifact":
-		form = registry.FormArtifactType
-	default:
-		return usageErr(fmt.Errorf("unsupported --signature-manifest %q: use image or artifact", o.form))
+	form, err := parseManifestForm(o.form)
+	if err != nil {
+		return err
 	}
 	if !o.sign && signFlagsChanged(cmd) {
 		return usageErr(errors.New("signing flags (--key, --signature-format, ...) need --sign"))

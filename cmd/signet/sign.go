@@ -60,15 +60,32 @@ counterSignatures requires (docs/policy-extensions.md).`,
 	o.registry.AddFlags(cmd)
 	o.output.AddFlags(cmd)
 	cmd.Flags().BoolVar(&o.ociLayout, "oci-layout", false, "references are OCI image layout directories or tar archives")
-	cmd.Flags().StringVar(&o.form, "signature-manifest", "image", "signature manifest form: image (config media type, what notation v1.3.2 reads) or artifact (OCI 1.1 artifactType)")
+	addManifestFormFlag(cmd, &o.form, "signature manifest form: image (config media type, what notation v1.3.2 reads) or artifact (OCI 1.1 artifactType)")
 	cmd.Flags().BoolVarP(&o.recursive, "recursive", "r", false, "sign an image index and every manifest it lists")
 	cmd.Flags().StringVar(&o.platform, "platform", "", "sign only this platform's manifest of an image index (os/arch[/variant])")
 	cmd.Flags().BoolVar(&o.bindTag, "bind-tag", false, "bind the tag: sign the digest it resolves to with user metadata io.signet.tag=TAG")
 	cmd.Flags().BoolVar(&o.countersign, "countersign", false, "counter-sign the artifact's signatures that the OCI trust policy accepts")
 	cmd.Flags().StringVar(&o.signature, "signature", "", "with --countersign: counter-sign only the signature with this manifest digest")
 	cmd.Flags().StringVar(&o.scope, "scope", "", "with --countersign --oci-layout: repository URI (REGISTRY/REPO) that selects the trust policy statement")
-	_ = cmd.RegisterFlagCompletionFunc("signature-manifest", cobra.FixedCompletions([]string{"image", "artifact"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// addManifestFormFlag adds --signature-manifest (image or artifact), read
+// with parseManifestForm.
+func addManifestFormFlag(cmd *cobra.Command, p *string, usage string) {
+	cmd.Flags().StringVar(p, "signature-manifest", "image", usage)
+	_ = cmd.RegisterFlagCompletionFunc("signature-manifest", cobra.FixedCompletions([]string{"image", "artifact"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// parseManifestForm reads --signature-manifest.
+func parseManifestForm(s string) (registry.ManifestForm, error) {
+	switch s {
+	case "image":
+		return registry.FormConfig, nil
+	case "artifact":
+		return registry.FormArtifactType, nil
+	}
+	return registry.FormConfig, usageErr(fmt.Errorf("unsupported --signature-manifest %q: use image or artifact", s))
 }
 
 // signResult is the JSON form of one signed artifact.
@@ -97,14 +114,9 @@ func runSign(cmd *cobra.Command, env *Env, o *signOpts, args []string) error {
 	if err := o.output.validate(); err != nil {
 		return err
 	}
-	var form registry.ManifestForm
-	switch o.form {
-	case "image":
-		form = registry.FormConfig
-	case "artifact":
-		form = registry.FormArtifactType
-	default:
-		return usageErr(fmt.Errorf("unsupported --signature-manifest %q: use image or artifact", o.form))
+	form, err := parseManifestForm(o.form)
+	if err != nil {
+		return err
 	}
 	if o.recursive && o.platform != "" {
 		return usageErr(errors.New("--recursive and --platform exclude each other"))
