@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
-	orasregistry "oras.land/oras-go/v2/registry"
 )
 
 // cosign signatures, as stored by cosign v3 (bundle referrers) and v2 and
@@ -46,31 +43,7 @@ var ErrNotCosignSignature = errors.New("not a cosign signature manifest")
 // (artifactType MediaTypeSigstoreBundle), in the order of ListSignatures,
 // at most max (<= 0: DefaultMaxSignatures).
 func ListCosignBundles(ctx context.Context, t content.ReadOnlyGraphStorage, subject ocispec.Descriptor, max int) (sigs []ocispec.Descriptor, truncated bool, err error) {
-	if max <= 0 {
-		max = DefaultMaxSignatures
-	}
-	all, err := orasregistry.Referrers(ctx, t, subject, MediaTypeSigstoreBundle)
-	if err != nil {
-		return nil, false, fmt.Errorf("list cosign signatures of %s: %w", subject.Digest, err)
-	}
-	if _, ok := t.(orasregistry.ReferrerLister); !ok {
-		slices.SortStableFunc(all, func(a, b ocispec.Descriptor) int {
-			if c := createdTime(a).Compare(createdTime(b)); c != 0 {
-				return c
-			}
-			return strings.Compare(string(a.Digest), string(b.Digest))
-		})
-	}
-	for _, d := range all {
-		if d.ArtifactType != MediaTypeSigstoreBundle {
-			continue
-		}
-		if len(sigs) == max {
-			return sigs, true, nil
-		}
-		sigs = append(sigs, d)
-	}
-	return sigs, false, nil
+	return listReferrers(ctx, t, subject, MediaTypeSigstoreBundle, "cosign signatures", max)
 }
 
 // FetchCosignBundle fetches the bundle referrer desc of subject and

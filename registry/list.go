@@ -28,12 +28,19 @@ const DefaultMaxSignatures = 100
 // returned; max <= 0 means DefaultMaxSignatures. truncated reports that more
 // signatures exist than were returned.
 func ListSignatures(ctx context.Context, t content.ReadOnlyGraphStorage, subject ocispec.Descriptor, max int) (sigs []ocispec.Descriptor, truncated bool, err error) {
+	return listReferrers(ctx, t, subject, signature.ArtifactType, "signatures", max)
+}
+
+// listReferrers lists subject's referrers of artifactType (what names them
+// in an error), in the order ListSignatures documents, at most max (<= 0:
+// DefaultMaxSignatures).
+func listReferrers(ctx context.Context, t content.ReadOnlyGraphStorage, subject ocispec.Descriptor, artifactType, what string, max int) (refs []ocispec.Descriptor, truncated bool, err error) {
 	if max <= 0 {
 		max = DefaultMaxSignatures
 	}
-	all, err := orasregistry.Referrers(ctx, t, subject, signature.ArtifactType)
+	all, err := orasregistry.Referrers(ctx, t, subject, artifactType)
 	if err != nil {
-		return nil, false, fmt.Errorf("list signatures of %s: %w", subject.Digest, err)
+		return nil, false, fmt.Errorf("list %s of %s: %w", what, subject.Digest, err)
 	}
 	if _, ok := t.(orasregistry.ReferrerLister); !ok {
 		slices.SortStableFunc(all, func(a, b ocispec.Descriptor) int {
@@ -44,15 +51,15 @@ func ListSignatures(ctx context.Context, t content.ReadOnlyGraphStorage, subject
 		})
 	}
 	for _, d := range all {
-		if d.ArtifactType != signature.ArtifactType {
+		if d.ArtifactType != artifactType {
 			continue // a target that ignores the filter (DISC-2)
 		}
-		if len(sigs) == max {
-			return sigs, true, nil
+		if len(refs) == max {
+			return refs, true, nil
 		}
-		sigs = append(sigs, d)
+		refs = append(refs, d)
 	}
-	return sigs, false, nil
+	return refs, false, nil
 }
 
 // createdTime parses a descriptor's created annotation; a missing or
