@@ -148,10 +148,15 @@ type budget struct {
 	over bool
 }
 
-func newBudget() *budget { return &budget{left: MaxExpandedBytes} }
+// maxExpandedBytes is the limit a budget enforces: MaxExpandedBytes, which
+// tests lower (export_test.go) so that their bombs stay small and quick to
+// make and to refuse under -race.
+var maxExpandedBytes int64 = MaxExpandedBytes
+
+func newBudget() *budget { return &budget{left: maxExpandedBytes} }
 
 func (b *budget) errOver() error {
-	return fmt.Errorf("the archive expands to %d MiB or more, the limit (a decompression bomb?)", MaxExpandedBytes>>20)
+	return fmt.Errorf("the archive expands to %d MiB or more, the limit (a decompression bomb?)", maxExpandedBytes>>20)
 }
 
 // reader returns r read through the budget.

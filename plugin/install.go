@@ -349,6 +349,11 @@ func spoolFile(p string) (*spooled, error) {
 	return spool(f, filepath.Base(p))
 }
 
+// maxPackageBytes is the limit spool enforces on a download:
+// MaxPackageBytes, which a test lowers (export_test.go) so that an endless
+// body is refused without streaming 256 MiB under -race.
+var maxPackageBytes int64 = MaxPackageBytes
+
 // spool copies r, which must hold fewer than MaxPackageBytes, into a new
 // temporary file (mode 0600) and hashes it.
 func spool(r io.Reader, name string) (*spooled, error) {
@@ -358,9 +363,9 @@ func spool(r io.Reader, name string) (*spooled, error) {
 	}
 	s := &spooled{f: f, name: name}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, MaxPackageBytes))
-	if err == nil && n >= MaxPackageBytes {
-		err = fmt.Errorf("%w: the package is %d MiB or more, the limit", ErrInvalidPackage, MaxPackageBytes>>20)
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, maxPackageBytes))
+	if err == nil && n >= maxPackageBytes {
+		err = fmt.Errorf("%w: the package is %d MiB or more, the limit", ErrInvalidPackage, maxPackageBytes>>20)
 	}
 	if err != nil {
 		s.remove()

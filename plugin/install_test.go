@@ -93,30 +93,42 @@ func readBin(t testing.TB, p string) []byte {
 	return b
 }
 
-// writeZip writes a zip archive of entries to dir/name.
+// writeZip writes a zip archive of entries to dir/name. Regular entries
+// are deflated, each distinct body once per test binary (deflated): the
+// plugin executable is about 5 MiB, and deflating it again for each of
+// dozens of packages cost minutes under -race on a loaded machine.
 func writeZip(t testing.TB, dir, name string, entries ...entry) string {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, e := range entries {
 		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
+		body := e.body
 		switch e.typ {
 		case tar.TypeSymlink:
 			h.SetMode(fs.ModeSymlink | 0o777)
+			body = []byte(e.link)
 		case tar.TypeDir:
 			h.SetMode(fs.ModeDir | 0o755)
 		default:
 			h.SetMode(fs.FileMode(e.perm()))
 		}
-		w, err := zw.CreateHeader(h)
+		if e.typ == tar.TypeDir {
+			if _, err := zw.CreateHeader(h); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		d, err := deflated(body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := e.body
-		if e.typ == tar.TypeSymlink {
-			body = []byte(e.link)
+		h.CRC32, h.CompressedSize64, h.UncompressedSize64 = d.crc, uint64(len(d.data)), uint64(len(body))
+		w, err := zw.CreateRaw(h)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if _, err := w.Write(body); err != nil {
+		if _, err := w.Write(d.data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,7 +142,49 @@ func writeZip(t testing.TB, dir, name string, entries ...entry) string {
 	return p
 }
 
+// deflatedBody is a zip entry's body, deflated, and its CRC-32.
+type deflatedBody struct {
+	data []byte
+	crc  uint32
+}
+
+var deflatedBodies struct {
+	sync.Mutex
+	m map[[sha256.Size]byte]deflatedBody
+}
+
+// deflated deflates body as zip.Writer would, once per distinct body.
+func deflated(body []byte) (deflatedBody, error) {
+	key := sha256.Sum256(body)
+	deflatedBodies.Lock()
+	defer deflatedBodies.Unlock()
+	if d, ok := deflatedBodies.m[key]; ok {
+		return d, nil
+	}
+	var buf bytes.Buffer
+	fw, err := flate.NewWriter(&buf, flate.DefaultCompression)
+	if err != nil {
+		return deflatedBody{}, err
+	}
+	if _, err := fw.Write(body); err != nil {
+		return deflatedBody{}, err
+	}
+	if err := fw.Close(); err != nil {
+		return deflatedBody{}, err
+	}
+	d := deflatedBody{data: buf.Bytes(), crc: crc32.ChecksumIEEE(body)}
+	if deflatedBodies.m == nil {
+		deflatedBodies.m = map[[sha256.Size]byte]deflatedBody{}
+	}
+	deflatedBodies.m[key] = d
+	return d, nil
+}
+
 // writeTarGz writes a gzip-compressed tar archive of entries to dir/name.
+// The gzip stream is made of stored (uncompressed) deflate blocks: valid
+// gzip, read by the same code, without deflating the ~5 MiB plugin
+// executable again for each package (minutes under -race and load). The
+// decompression bomb tests make their compressed streams themselves.
 func writeTarGz(t testing.TB, dir, name string, entries ...entry) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -138,7 +192,10 @@ func writeTarGz(t testing.TB, dir, name string, entries ...entry) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gz := gzip.NewWriter(f)
+	gz, err := gzip.NewWriterLevel(f, gzip.NoCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tw := tar.NewWriter(gz)
 	for _, e := range entries {
 		h := &tar.Header{Name: e.name, Mode: e.perm(), Size: int64(len(e.body)), Typeflag: e.typ, Linkname: e.link, Format: tar.FormatPAX}
@@ -552,8 +609,19 @@ func TestInstallRefused(t *testing.T) {
 	}
 }
 
-// bombData is 300 MiB of zeros, deflated once per test binary (about
-// 300 KiB).
+// The decompression bomb tests lower the expansion limit to bombLimit
+// (plugin.SetMaxExpandedBytes): the refusal is the same as at
+// MaxExpandedBytes (256 MiB), and making and inflating 300 MiB bombs cost
+// minutes under -race on a loaded machine. bombSize is what a bomb expands
+// to.
+const (
+	bombLimit = 8 << 20
+	bombSize  = bombLimit + bombLimit/4
+	// bombMessage is in the refusal of an archive over bombLimit.
+	bombMessage = "8 MiB or more"
+)
+
+// bombData is bombSize of zeros, deflated once per test binary.
 var bombData = sync.OnceValues(func() ([]byte, error) {
 	var buf bytes.Buffer
 	fw, err := flate.NewWriter(&buf, flate.BestSpeed)
@@ -561,7 +629,7 @@ var bombData = sync.OnceValues(func() ([]byte, error) {
 		return nil, err
 	}
 	zeros := make([]byte, 1<<20)
-	for i := 0; i < 300; i++ {
+	for i := 0; i < bombSize>>20; i++ {
 		if _, err := fw.Write(zeros); err != nil {
 			return nil, err
 		}
@@ -572,9 +640,7 @@ var bombData = sync.OnceValues(func() ([]byte, error) {
 	return buf.Bytes(), nil
 })
 
-const bombSize = 300 << 20
-
-// writeZipBomb writes a zip whose plugin entry deflates to 300 MiB of
+// writeZipBomb writes a zip whose plugin entry inflates to bombSize of
 // zeros while its headers state declared bytes.
 func writeZipBomb(t *testing.T, dir string, declared uint64) string {
 	t.Helper()
@@ -608,8 +674,8 @@ func writeZipBomb(t *testing.T, dir string, declared uint64) string {
 }
 
 // TestInstallDecompressionBomb: archives that expand past MaxExpandedBytes
-// are refused, whether their headers state the real size or lie about it,
-// and nothing is written.
+// (lowered to bombLimit) are refused, whether their headers state the real
+// size or lie about it, and nothing is written.
 func TestInstallDecompressionBomb(t *testing.T) {
 	tests := []struct {
 		name string
@@ -617,9 +683,9 @@ func TestInstallDecompressionBomb(t *testing.T) {
 		want string
 	}{
 		{name: "zip whose header says 1 KiB", want: "zip", pkg: func(t *testing.T, d string) string { return writeZipBomb(t, d, 1024) }},
-		{name: "zip whose header says 200 MiB", want: "zip", pkg: func(t *testing.T, d string) string { return writeZipBomb(t, d, 200<<20) }},
-		{name: "zip whose header tells the truth", want: "256 MiB or more", pkg: func(t *testing.T, d string) string { return writeZipBomb(t, d, bombSize) }},
-		{name: "tar.gz of one 300 MiB file", want: "256 MiB or more", pkg: func(t *testing.T, d string) string {
+		{name: "zip whose header says less than the limit", want: "zip", pkg: func(t *testing.T, d string) string { return writeZipBomb(t, d, bombLimit*200/256) }},
+		{name: "zip whose header tells the truth", want: bombMessage, pkg: func(t *testing.T, d string) string { return writeZipBomb(t, d, bombSize) }},
+		{name: "tar.gz of one file over the limit", want: bombMessage, pkg: func(t *testing.T, d string) string {
 			p := filepath.Join(d, "bomb.tar.gz")
 			f, _ := os.Create(p)
 			gz, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
@@ -634,12 +700,12 @@ func TestInstallDecompressionBomb(t *testing.T) {
 			f.Close()
 			return p
 		}},
-		{name: "tar.gz of 255 files of 1.1 MiB", want: "256 MiB or more", pkg: func(t *testing.T, d string) string {
+		{name: "tar.gz of 255 files adding up to more than the limit", want: bombMessage, pkg: func(t *testing.T, d string) string {
 			p := filepath.Join(d, "bomb.tar.gz")
 			f, _ := os.Create(p)
 			gz, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
 			tw := tar.NewWriter(gz)
-			body := make([]byte, 1100<<10)
+			body := make([]byte, bombLimit/255*11/10) // each 1.1 times a 255th of the limit
 			for i := 0; i < 255; i++ {
 				tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("notes-%03d.txt", i), Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
 				tw.Write(body)
@@ -650,6 +716,7 @@ func TestInstallDecompressionBomb(t *testing.T) {
 			return p
 		}},
 	}
+	plugin.SetMaxExpandedBytes(t, bombLimit)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newInstallEnv(t)
@@ -942,13 +1009,13 @@ func TestInstallURL(t *testing.T) {
 		})
 	}
 	t.Run("endless body", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("downloads 256 MiB")
-		}
+		// The limit is lowered from MaxPackageBytes (256 MiB): the refusal
+		// is the same, without streaming 256 MiB through TLS under -race.
+		plugin.SetMaxPackageBytes(t, 4<<20)
 		env := newInstallEnv(t)
 		before := snapshot(t, env.base)
 		_, err := env.m.Install(context.Background(), plugin.InstallSource{URL: srv.URL + "/endless", SHA256: hexSum(tgzSum)}, tlsOpts)
-		if !errors.Is(err, plugin.ErrInvalidPackage) || !strings.Contains(err.Error(), "256 MiB or more") {
+		if !errors.Is(err, plugin.ErrInvalidPackage) || !strings.Contains(err.Error(), "4 MiB or more") {
 			t.Fatalf("Install = %v", err)
 		}
 		sameSnapshot(t, before, snapshot(t, env.base))
