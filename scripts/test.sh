@@ -5,7 +5,9 @@
 #      test that needs a missing peer fails instead of skipping
 #   2. go vet ./...
 #   3. gofmt -l: no file may need formatting (testdata excluded)
-#   4. go test -race -count=1 ./...
+#   4. go test -race -count=1 -timeout $SIGNET_TEST_TIMEOUT ./... (default 20m per package binary:
+#      a safety net for a loaded CI machine: the whole step took 4 min in a quiet CI run, and one
+#      package once needed more than go test's default 10m under load)
 #   5. `go run ./cmd/signet quickstart`, the README's first set-up command, and the blob
 #      walk-through scripts/blob-quickstart.sh, so both keep working
 #   6. every fuzz target (go test -list '^Fuzz'), each for $SIGNET_FUZZTIME (default 10s)
@@ -17,12 +19,13 @@
 # summary follows at the end.
 #
 # Environment: SIGNET_PEERS (peer cache, default $HOME/.cache/signet-ci/peers), SIGNET_FUZZTIME
-# (a go test -fuzztime value).
+# (a go test -fuzztime value), SIGNET_TEST_TIMEOUT (a go test -timeout value, default 20m).
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO" || exit 1
 FUZZTIME=${SIGNET_FUZZTIME:-10s}
+TEST_TIMEOUT=${SIGNET_TEST_TIMEOUT:-20m}
 
 summary=()
 failed=0
@@ -143,7 +146,7 @@ printf 'SIGNET_NOTATION=%s\nSIGNET_NOTATION2=%s\nSIGNET_REGISTRY=%s\n' \
 
 step "go vet ./..." go vet ./...
 step "gofmt -l" gofmt_clean
-step "go test -race -count=1 ./..." go test -race -count=1 ./...
+step "go test -race -count=1 ./..." go test -race -count=1 -timeout "$TEST_TIMEOUT" ./...
 step "README quick start (signet quickstart)" go run ./cmd/signet quickstart
 step "blob walk-through (scripts/blob-quickstart.sh)" scripts/blob-quickstart.sh
 step "fuzz (-fuzztime $FUZZTIME)" fuzz_all
@@ -152,7 +155,7 @@ step "fuzz (-fuzztime $FUZZTIME)" fuzz_all
 while IFS= read -r mod; do
 	dir=$(dirname "$mod")
 	step "$dir: go vet ./..." in_dir "$dir" go vet ./...
-	step "$dir: go test -race -count=1 ./..." in_dir "$dir" go test -race -count=1 ./...
+	step "$dir: go test -race -count=1 ./..." in_dir "$dir" go test -race -count=1 -timeout "$TEST_TIMEOUT" ./...
 	step "$dir: fuzz (-fuzztime $FUZZTIME)" in_dir "$dir" fuzz_all
 done < <(find . -name go.mod -not -path ./go.mod -not -path './tools/*' -not -path './.git/*' \
 	-not -path '*/testdata/*' | sort)
