@@ -192,21 +192,7 @@ func (r *run) fetchOCSP(ctx context.Context, server string, cert, issuer *x509.C
 	if err != nil {
 		return nil, err
 	}
-	u, err := checkHTTPURL(server)
-	if err != nil {
-		return nil, err
-	}
-	reqCtx, cancel := context.WithTimeout(ctx, r.ocspTimeout())
-	defer cancel()
-	req, err := newOCSPRequest(reqCtx, u, reqDER)
-	if err != nil {
-		return nil, err
-	}
-	body, err := r.fetch(ctx, reqCtx, req, MaxOCSPResponseBytes)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := parseOCSPResponse(body, cert, issuer, r.now)
+	resp, body, err := r.queryOCSP(ctx, server, reqDER, cert, issuer)
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func (r *run) checkOCSP(ctx context.Context, cert, issuer *x509.Certificate) out
 		if ctx.Err() != nil {
 			break
 		}
-		resp, err := r.queryOCSP(ctx, server, reqDER, cert, issuer)
+		resp, _, err := r.queryOCSP(ctx, server, reqDER, cert, issuer)
 		if err != nil {
 			r.log.Debug("OCSP responder failed", "url", server, "error", err)
 			errs = append(errs, &ServerError{Method: MethodOCSP, URL: server, Err: err})
@@ -117,23 +117,25 @@ func revokedVerdict(what string, invalidity, signingTime time.Time) outcome {
 	return outcome{result: Revoked, reason: what}
 }
 
-// queryOCSP asks one responder and returns its verified, current answer.
-func (r *run) queryOCSP(ctx context.Context, server string, reqDER []byte, cert, issuer *x509.Certificate) (*ocsp.Response, error) {
+// queryOCSP asks one responder and returns its verified, current answer
+// and the DER response it was parsed from.
+func (r *run) queryOCSP(ctx context.Context, server string, reqDER []byte, cert, issuer *x509.Certificate) (*ocsp.Response, []byte, error) {
 	u, err := checkHTTPURL(server)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reqCtx, cancel := context.WithTimeout(ctx, r.ocspTimeout())
 	defer cancel()
 	req, err := newOCSPRequest(reqCtx, u, reqDER)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	body, err := r.fetch(ctx, reqCtx, req, MaxOCSPResponseBytes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return parseOCSPResponse(body, cert, issuer, r.now)
+	resp, err := parseOCSPResponse(body, cert, issuer, r.now)
+	return resp, body, err
 }
 
 // newOCSPRequest makes a GET request when the escaped base64 request is
