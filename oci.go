@@ -91,7 +91,7 @@ func SignOCI(ctx context.Context, t Target, reference string, opts SignOCIOption
 		if opts.Recursive {
 			return nil, fmt.Errorf("%w: --platform and --recursive exclude each other", ErrInvalidInput)
 		}
-		if desc, err = platformManifest(ctx, t, desc, opts.Platform); err != nil {
+		if desc, err = PlatformManifest(ctx, t, desc, opts.Platform); err != nil {
 			return nil, err
 		}
 	}
@@ -140,9 +140,11 @@ func isIndex(d ocispec.Descriptor) bool {
 	return d.MediaType == ocispec.MediaTypeImageIndex || d.MediaType == "application/vnd.docker.distribution.manifest.list.v2+json"
 }
 
-// platformManifest picks the one manifest of the index desc whose platform
-// is platform ("os/arch[/variant]").
-func platformManifest(ctx context.Context, t ReadTarget, desc ocispec.Descriptor, platform string) (ocispec.Descriptor, error) {
+// PlatformManifest picks the one manifest of the index desc whose platform
+// is platform ("os/arch[/variant]"), read through f. A malformed platform,
+// a desc that is not an index and an index without that platform wrap
+// ErrInvalidInput; a failed read wraps ErrIO.
+func PlatformManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor, platform string) (ocispec.Descriptor, error) {
 	parts := strings.Split(platform, "/")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
 		return desc, fmt.Errorf("%w: platform %q: want os/arch or os/arch/variant", ErrInvalidInput, platform)
@@ -150,7 +152,7 @@ func platformManifest(ctx context.Context, t ReadTarget, desc ocispec.Descriptor
 	if !isIndex(desc) {
 		return desc, fmt.Errorf("%w: --platform needs an image index, and %s is a %s", ErrInvalidInput, desc.Digest, desc.MediaType)
 	}
-	idx, err := registry.FetchIndex(ctx, t, desc)
+	idx, err := registry.FetchIndex(ctx, f, desc)
 	if err != nil {
 		return desc, errors.Join(ErrIO, err)
 	}

@@ -208,7 +208,7 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 		return nil, nil, errors.Join(signet.ErrIO, err)
 	}
 	if opts.Platform != "" {
-		if root, err = selectPlatform(ctx, src, root, opts.Platform); err != nil {
+		if root, err = signet.PlatformManifest(ctx, src, root, opts.Platform); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -552,36 +552,4 @@ func forEachLimit(n, limit int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
-}
-
-// selectPlatform picks the manifest of platform ("os/arch[/variant]") in
-// the index root.
-func selectPlatform(ctx context.Context, src CopySource, root ocispec.Descriptor, platform string) (ocispec.Descriptor, error) {
-	parts := strings.Split(platform, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return root, fmt.Errorf("%w: platform %q: want os/arch or os/arch/variant", signet.ErrInvalidInput, platform)
-	}
-	if root.MediaType != ocispec.MediaTypeImageIndex && root.MediaType != "application/vnd.docker.distribution.manifest.list.v2+json" {
-		return root, fmt.Errorf("%w: --platform needs an image index, and %s is a %s", signet.ErrInvalidInput, root.Digest, root.MediaType)
-	}
-	idx, err := registry.FetchIndex(ctx, src, root)
-	if err != nil {
-		return root, errors.Join(signet.ErrIO, err)
-	}
-	var have []string
-	for _, m := range idx.Manifests {
-		pl := m.Platform
-		if pl == nil {
-			continue
-		}
-		name := pl.OS + "/" + pl.Architecture
-		if pl.Variant != "" {
-			name += "/" + pl.Variant
-		}
-		have = append(have, name)
-		if pl.OS == parts[0] && pl.Architecture == parts[1] && (len(parts) == 2 || pl.Variant == parts[2]) {
-			return bare(m), nil
-		}
-	}
-	return root, fmt.Errorf("%w: the index %s has no manifest for platform %s (it has: %s)", signet.ErrInvalidInput, root.Digest, platform, strings.Join(have, ", "))
 }
