@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -221,7 +220,7 @@ func Attach(ctx context.Context, t content.Storage, subject ocispec.Descriptor, 
 	if len(layers) == 0 {
 		layers = []ocispec.Descriptor{ocispec.DescriptorEmptyJSON}
 	}
-	if err := pushBytesIfMissing(ctx, t, ocispec.DescriptorEmptyJSON, ocispec.DescriptorEmptyJSON.Data); err != nil {
+	if err := registry.PushIfMissing(ctx, t, ocispec.DescriptorEmptyJSON, ocispec.DescriptorEmptyJSON.Data); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("push the empty config: %w", err)
 	}
 	now := time.Now
@@ -252,7 +251,7 @@ func Attach(ctx context.Context, t content.Storage, subject ocispec.Descriptor, 
 		return ocispec.Descriptor{}, fmt.Errorf("%w: the manifest would be %d bytes, over the limit of %d", ErrInvalidAttach, len(raw), registry.MaxManifestBytes)
 	}
 	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, raw)
-	if err := pushBytesIfMissing(ctx, t, desc, raw); err != nil {
+	if err := registry.PushIfMissing(ctx, t, desc, raw); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("push the manifest: %w", err)
 	}
 	desc.ArtifactType = m.ArtifactType
@@ -301,15 +300,4 @@ func pushFile(ctx context.Context, t content.Storage, f File) (ocispec.Descripto
 		return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", f.Path, err)
 	}
 	return desc, nil
-}
-
-func pushBytesIfMissing(ctx context.Context, t content.Storage, desc ocispec.Descriptor, data []byte) error {
-	ok, err := t.Exists(ctx, desc)
-	if err != nil {
-		return err
-	}
-	if ok {
-		return nil
-	}
-	return t.Push(ctx, desc, bytes.NewReader(data))
 }

@@ -78,7 +78,7 @@ func PushSignature(ctx context.Context, t content.Storage, subject ocispec.Descr
 // the thumbprint and created annotations are set after them and win.
 func PushSignatureAnnotated(ctx context.Context, t content.Storage, subject ocispec.Descriptor, envMediaType string, env []byte, chain []*x509.Certificate, signingTime time.Time, form ManifestForm, extra map[string]string) (ocispec.Descriptor, error) {
 	envDesc := content.NewDescriptorFromBytes(envMediaType, env)
-	if err := pushIfMissing(ctx, t, envDesc, env); err != nil {
+	if err := PushIfMissing(ctx, t, envDesc, env); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("push signature envelope: %w", err)
 	}
 	m := ocispec.Manifest{
@@ -100,7 +100,7 @@ func PushSignatureAnnotated(ctx context.Context, t content.Storage, subject ocis
 	default:
 		m.Config = content.NewDescriptorFromBytes(signature.ArtifactType, emptyConfig)
 	}
-	if err := pushIfMissing(ctx, t, m.Config, emptyConfig); err != nil {
+	if err := PushIfMissing(ctx, t, m.Config, emptyConfig); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("push signature config: %w", err)
 	}
 	raw, err := json.Marshal(m)
@@ -108,7 +108,7 @@ func PushSignatureAnnotated(ctx context.Context, t content.Storage, subject ocis
 		return ocispec.Descriptor{}, err
 	}
 	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, raw)
-	if err := pushIfMissing(ctx, t, desc, raw); err != nil {
+	if err := PushIfMissing(ctx, t, desc, raw); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("push signature manifest: %w", err)
 	}
 	desc.ArtifactType = signature.ArtifactType
@@ -116,7 +116,8 @@ func PushSignatureAnnotated(ctx context.Context, t content.Storage, subject ocis
 	return desc, nil
 }
 
-func pushIfMissing(ctx context.Context, t content.Storage, desc ocispec.Descriptor, data []byte) error {
+// PushIfMissing pushes data as desc to t unless t already has desc.
+func PushIfMissing(ctx context.Context, t content.Storage, desc ocispec.Descriptor, data []byte) error {
 	ok, err := t.Exists(ctx, desc)
 	if err != nil {
 		return err
