@@ -193,6 +193,23 @@ type VerifyOCIOptions struct {
 	TagBindings TagBindingState
 }
 
+// statement checks opts, selects the trust policy statement of opts.Scope
+// and checks that every trust store it names is usable (TS-6) before any
+// signature, or the artifact, is looked at.
+func (opts *VerifyOCIOptions) statement(ctx context.Context) (*trustpolicy.Statement, error) {
+	if opts.Policy == nil || opts.Verifier == nil {
+		return nil, fmt.Errorf("verify: policy and verifier are required")
+	}
+	stmt, err := opts.Policy.Match(opts.Scope)
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.Verifier.CheckTrustStores(ctx, stmt); err != nil {
+		return nil, err
+	}
+	return stmt, nil
+}
+
 func (o *VerifyOCIOptions) maxSignatures() int {
 	if o.MaxSignatures <= 0 {
 		return registry.DefaultMaxSignatures
@@ -213,16 +230,8 @@ func (o *VerifyOCIOptions) maxSignatures() int {
 // requirement is met or the signatures run out, and the verdict reports
 // each in Outcome.Requirements (docs/policy-extensions.md).
 func VerifyOCI(ctx context.Context, t ReadTarget, reference string, opts VerifyOCIOptions) (*Outcome, error) {
-	if opts.Policy == nil || opts.Verifier == nil {
-		return nil, fmt.Errorf("verify: policy and verifier are required")
-	}
-	stmt, err := opts.Policy.Match(opts.Scope)
+	stmt, err := opts.statement(ctx)
 	if err != nil {
-		return nil, err
-	}
-	// TS-6: every store the statement names must be usable before any
-	// signature (or the artifact) is looked at.
-	if err := opts.Verifier.CheckTrustStores(ctx, stmt); err != nil {
 		return nil, err
 	}
 	ext := newExtEval(stmt, &opts, reference)

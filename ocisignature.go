@@ -26,14 +26,8 @@ import (
 // returned only when verification could not run (policy, trust store, or a
 // verifier failure).
 func VerifyOCISignature(ctx context.Context, t ReadTarget, subject, sig ocispec.Descriptor, opts VerifyOCIOptions) (*Outcome, error) {
-	if opts.Policy == nil || opts.Verifier == nil {
-		return nil, fmt.Errorf("verify: policy and verifier are required")
-	}
-	stmt, err := opts.Policy.Match(opts.Scope)
+	stmt, err := opts.statement(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := opts.Verifier.CheckTrustStores(ctx, stmt); err != nil {
 		return nil, err
 	}
 	out := newOutcome(stmt)
