@@ -1,7 +1,6 @@
 package timestamp
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -12,13 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/signet-dev/signet/internal/peer"
 	"github.com/signet-dev/signet/internal/testpki"
 )
 
@@ -28,48 +26,26 @@ import (
 // extended key usage breaks RFC 3161 §2.3, no signing-certificate attribute
 // at all, no certificates) are signed by `openssl cms -sign`.
 
-// envRequirePeers makes a missing openssl fail the test instead of skipping
-// it, as in CI (the same variable as internal/peer).
-const envRequirePeers = "SIGNET_REQUIRE_PEERS"
-
-// opensslTimeout bounds one openssl run.
-const opensslTimeout = 30 * time.Second
-
 var (
 	oidExtKeyUsage    = asn1.ObjectIdentifier{2, 5, 29, 37}
 	oidKPTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
 	oidKPCodeSigning  = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 3}
 )
 
+// tsaUse is what these tests run openssl as, for peer.OpenSSL's skip message.
+const tsaUse = "`openssl ts -reply` as its TSA"
+
 // opensslBin returns the openssl binary, or skips the test (fails it when
 // SIGNET_REQUIRE_PEERS=1).
 func opensslBin(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		msg := "openssl not found in PATH: the RFC 3161 tests run `openssl ts -reply` as their TSA (apt-get install openssl)"
-		if os.Getenv(envRequirePeers) == "1" {
-			t.Fatalf("%s (%s=1)", msg, envRequirePeers)
-		}
-		t.Skip(msg)
-	}
-	return p
+	return peer.OpenSSL(t, tsaUse)
 }
 
 // runOpenSSL runs openssl with args in dir and returns its stdout.
 func runOpenSSL(t testing.TB, dir string, args ...string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), opensslTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, opensslBin(t), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OPENSSL_CONF=/dev/null")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.Bytes()
+	return peer.RunOpenSSL(t, tsaUse, dir, args...)
 }
 
 // tsaPKI is a TSA root, an optional intermediate and a TSA leaf.

@@ -16,7 +16,6 @@ package testrevocation
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -25,54 +24,35 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/signet-dev/signet/internal/peer"
 	"github.com/signet-dev/signet/internal/testpki"
 )
 
-// EnvRequirePeers makes a missing openssl fail the test instead of
-// skipping it, as in CI (the same variable as internal/peer).
-const EnvRequirePeers = "SIGNET_REQUIRE_PEERS"
-
 // OpenSSLTimeout bounds one openssl run, and the wait for a responder to
 // start listening.
-const OpenSSLTimeout = 30 * time.Second
+const OpenSSLTimeout = peer.OpenSSLTimeout
+
+// opensslUse is what these tests run openssl as, for peer.OpenSSL's skip message.
+const opensslUse = "`openssl ocsp` as the OCSP responder and `openssl ca -gencrl` for CRLs"
 
 // OpenSSL returns the openssl binary, or skips the test (fails it when
 // SIGNET_REQUIRE_PEERS=1).
 func OpenSSL(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		msg := "openssl not found in PATH: revocation tests run `openssl ocsp` as their OCSP responder and `openssl ca -gencrl` for CRLs (scripts/install-peers.sh, or apt-get install openssl)"
-		if os.Getenv(EnvRequirePeers) == "1" {
-			t.Fatalf("%s (%s=1)", msg, EnvRequirePeers)
-		}
-		t.Skip(msg)
-	}
-	return p
+	return peer.OpenSSL(t, opensslUse)
 }
 
 // RunOpenSSL runs openssl with args in dir (with no configuration file of
 // the system's) and returns its stdout; a failure fails the test.
 func RunOpenSSL(t testing.TB, dir string, args ...string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), OpenSSLTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, OpenSSL(t), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OPENSSL_CONF=/dev/null")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.Bytes()
+	return peer.RunOpenSSL(t, opensslUse, dir, args...)
 }
 
 // ---- openssl ca database ----

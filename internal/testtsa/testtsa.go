@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/signet-dev/signet/internal/peer"
 	"github.com/signet-dev/signet/internal/testpki"
 )
 
@@ -38,13 +39,7 @@ var oidTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
 // fails when SIGNET_REQUIRE_PEERS=1 (as in CI).
 func Start(t testing.TB) *TSA {
 	t.Helper()
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("SIGNET_REQUIRE_PEERS") == "1" {
-			t.Fatal("openssl is not installed: scripts/install-peers.sh installs it")
-		}
-		t.Skip("openssl is not installed (scripts/install-peers.sh installs it)")
-	}
+	bin := peer.OpenSSL(t, "`openssl ts -reply` as its TSA")
 	root := testpki.Issue(t, testpki.Cert{Subject: testpki.Name("test tsa root"), IsCA: true}, nil)
 	eku, err := asn1.Marshal([]asn1.ObjectIdentifier{oidTimeStamping})
 	if err != nil {
