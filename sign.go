@@ -101,14 +101,7 @@ func signDescriptor(ctx context.Context, desc ocispec.Descriptor, opts SignOptio
 	if opts.Signer == nil {
 		return nil, fmt.Errorf("%w: no signing key", ErrInvalidInput)
 	}
-	if opts.Expiry < 0 || opts.Expiry%time.Second != 0 {
-		return nil, fmt.Errorf("%w: expiry %s must be a positive whole number of seconds", ErrInvalidInput, opts.Expiry)
-	}
-	payload, err := signature.NewPayload(desc, opts.UserMetadata)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
-	}
-	raw, err := json.Marshal(payload)
+	raw, err := signingPayload(desc, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -213,12 +206,9 @@ func checkSigningChain(ctx context.Context, opts SignOptions) error {
 	return nil
 }
 
-// generateEnvelope has opts.Generator make the envelope over desc (§7.7
-// ENVELOPE), then checks it as any envelope and its chain's revocation.
-func generateEnvelope(ctx context.Context, desc ocispec.Descriptor, opts SignOptions) (*Signed, error) {
-	if opts.Timestamper != nil {
-		return nil, fmt.Errorf("%w: an envelope-generating plugin timestamps its envelopes itself: drop --timestamp-url", ErrInvalidInput)
-	}
+// signingPayload checks opts.Expiry and returns the JSON payload the
+// envelope over desc signs (PAY-1, PAY-5: the descriptor and opts.UserMetadata).
+func signingPayload(desc ocispec.Descriptor, opts SignOptions) ([]byte, error) {
 	if opts.Expiry < 0 || opts.Expiry%time.Second != 0 {
 		return nil, fmt.Errorf("%w: expiry %s must be a positive whole number of seconds", ErrInvalidInput, opts.Expiry)
 	}
@@ -226,7 +216,16 @@ func generateEnvelope(ctx context.Context, desc ocispec.Descriptor, opts SignOpt
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
-	raw, err := json.Marshal(payload)
+	return json.Marshal(payload)
+}
+
+// generateEnvelope has opts.Generator make the envelope over desc (§7.7
+// ENVELOPE), then checks it as any envelope and its chain's revocation.
+func generateEnvelope(ctx context.Context, desc ocispec.Descriptor, opts SignOptions) (*Signed, error) {
+	if opts.Timestamper != nil {
+		return nil, fmt.Errorf("%w: an envelope-generating plugin timestamps its envelopes itself: drop --timestamp-url", ErrInvalidInput)
+	}
+	raw, err := signingPayload(desc, opts)
 	if err != nil {
 		return nil, err
 	}
