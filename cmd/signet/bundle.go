@@ -11,7 +11,6 @@ import (
 	"github.com/signet-dev/signet/graph"
 	"github.com/signet-dev/signet/registry"
 	"github.com/signet-dev/signet/revocation"
-	"github.com/signet-dev/signet/trustpolicy"
 )
 
 // bundleInfo is what verify --bundle adds to the verdict: which evidence
@@ -71,15 +70,7 @@ func runVerifyBundle(cmd *cobra.Command, env *Env, o *verifyOpts) error {
 	if err != nil {
 		return err
 	}
-	dir, err := env.configDir()
-	if err != nil {
-		return err
-	}
-	policy, _, err := trustpolicy.LoadOCI(dir.Path)
-	if err != nil {
-		return policyLoadError(err, "signet policy")
-	}
-	v, err := newVerifier(env, dir, &o.revocation)
+	policy, v, err := ociVerification(env, &o.revocation)
 	if err != nil {
 		return err
 	}

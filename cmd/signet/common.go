@@ -226,6 +226,26 @@ func parseMetadata(pairs []string) (map[string]string, error) {
 	return m, nil
 }
 
+// ociVerification loads what verifying OCI signatures needs: the OCI trust
+// policy of the configuration directory (with the hint that fits when it is
+// absent or invalid) and a verifier over its trust store, with vf's
+// revocation and plugin settings.
+func ociVerification(env *Env, vf *verifyFlags) (*trustpolicy.Document, *verifier.Verifier, error) {
+	dir, err := env.configDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	policy, _, err := trustpolicy.LoadOCI(dir.Path)
+	if err != nil {
+		return nil, nil, policyLoadError(err, "signet policy")
+	}
+	v, err := newVerifier(env, dir, vf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return policy, v, nil
+}
+
 func newVerifier(env *Env, dir config.Dir, vf *verifyFlags) (*verifier.Verifier, error) {
 	cfg, err := parsePluginConfig(vf.pluginConfig)
 	if err != nil {

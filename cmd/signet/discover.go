@@ -15,7 +15,6 @@ import (
 	"github.com/signet-dev/signet/graph"
 	"github.com/signet-dev/signet/registry"
 	"github.com/signet-dev/signet/signature"
-	"github.com/signet-dev/signet/trustpolicy"
 )
 
 type discoverOpts struct {
@@ -166,15 +165,7 @@ func walkErr(err error) error {
 // discoverVerifier loads the trust policy and the verifier once and returns
 // the per-signature check.
 func discoverVerifier(ctx context.Context, env *Env, o *discoverOpts, store signet.ReadTarget, scope string) (func(subject, sig *graph.Node) *nodeVerification, error) {
-	dir, err := env.configDir()
-	if err != nil {
-		return nil, err
-	}
-	policy, _, err := trustpolicy.LoadOCI(dir.Path)
-	if err != nil {
-		return nil, policyLoadError(err, "signet policy")
-	}
-	v, err := newVerifier(env, dir, &o.revocation)
+	policy, v, err := ociVerification(env, &o.revocation)
 	if err != nil {
 		return nil, err
 	}

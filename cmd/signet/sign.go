@@ -11,7 +11,6 @@ import (
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/registry"
 	"github.com/signet-dev/signet/revocation"
-	"github.com/signet-dev/signet/trustpolicy"
 )
 
 type signOpts struct {
@@ -235,16 +234,8 @@ type counterSignResult struct {
 
 // runCounterSign counter-signs the accepted signatures of each reference.
 func runCounterSign(cmd *cobra.Command, env *Env, o *signOpts, refs []artifactRef, opts signet.SignOCIOptions) error {
-	dir, err := env.configDir()
-	if err != nil {
-		return err
-	}
-	policy, _, err := trustpolicy.LoadOCI(dir.Path)
-	if err != nil {
-		return policyLoadError(err, "signet policy")
-	}
 	// Revocation is checked with the default timeouts, as verify does.
-	v, err := newVerifier(env, dir, &verifyFlags{ocspTimeout: revocation.DefaultOCSPTimeout, crlTimeout: revocation.DefaultCRLTimeout})
+	policy, v, err := ociVerification(env, &verifyFlags{ocspTimeout: revocation.DefaultOCSPTimeout, crlTimeout: revocation.DefaultCRLTimeout})
 	if err != nil {
 		return err
 	}

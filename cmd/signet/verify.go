@@ -15,7 +15,6 @@ import (
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/registry"
-	"github.com/signet-dev/signet/trustpolicy"
 	"github.com/signet-dev/signet/verifier"
 )
 
@@ -104,19 +103,11 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, args []string) error
 	if err != nil {
 		return err
 	}
-	dir, err := env.configDir()
+	policy, v, err := ociVerification(env, &o.revocation)
 	if err != nil {
 		return err
-	}
-	policy, _, err := trustpolicy.LoadOCI(dir.Path)
-	if err != nil {
-		return policyLoadError(err, "signet policy")
 	}
 	ctx := cmd.Context()
-	v, err := newVerifier(env, dir, &o.revocation)
-	if err != nil {
-		return err
-	}
 	for _, a := range refs {
 		if !a.isDigest() {
 			fmt.Fprintf(env.Stderr, "Warning: always verify the artifact by digest (@sha256:...) rather than a tag (%s)\n", a)
