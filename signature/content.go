@@ -104,6 +104,69 @@ type SignRequest struct {
 	SigningAgent             string
 }
 
+// SignedHeader is one Notary header of an envelope's protected bucket, in
+// the order SignedHeaders returns them. A time header (IsTime) carries Time,
+// which each format encodes its own way (JWS-9, COSE-2); any other carries
+// Value as it is.
+type SignedHeader struct {
+	Key      string
+	IsTime   bool
+	Time     time.Time
+	Value    any
+	Critical bool
+}
+
+// IsNotaryHeader reports whether k is one of the Notary signed headers a
+// signer sets itself (ATTR-1, ATTR-5, ATTR-7): the signing scheme, the two
+// signing times and the expiry.
+func IsNotaryHeader(k string) bool {
+	switch k {
+	case HeaderSigningScheme, HeaderSigningTime, HeaderAuthenticSigningTime, HeaderExpiry:
+		return true
+	}
+	return false
+}
+
+// SignedHeaders returns the scheme and the Notary headers r asks an envelope
+// to sign, with their crit marks (ATTR-1..ATTR-8): the signing scheme
+// (SchemeX509 when empty; critical), signingTime (notary.x509) or
+// authenticSigningTime (notary.x509.signingAuthority; critical), the expiry
+// when set (critical), then each extended signed attribute. An attribute
+// whose name is empty, a Notary header, an unsigned Notary header
+// (timestamp signature, signing agent), reserved by the format (reserved,
+// may be nil) or given twice is refused.
+func (r *SignRequest) SignedHeaders(reserved func(string) bool) (SigningScheme, []SignedHeader, error) {
+	scheme := r.SigningScheme
+	if scheme == "" {
+		scheme = SchemeX509
+	}
+	h := []SignedHeader{{Key: HeaderSigningScheme, Value: string(scheme), Critical: true}}
+	switch scheme {
+	case SchemeX509:
+		h = append(h, SignedHeader{Key: HeaderSigningTime, IsTime: true, Time: r.SigningTime})
+	case SchemeX509SigningAuthority:
+		h = append(h, SignedHeader{Key: HeaderAuthenticSigningTime, IsTime: true, Time: r.SigningTime, Critical: true})
+	default:
+		return "", nil, fmt.Errorf("unsupported signing scheme %q", scheme)
+	}
+	if !r.Expiry.IsZero() {
+		h = append(h, SignedHeader{Key: HeaderExpiry, IsTime: true, Time: r.Expiry, Critical: true})
+	}
+	seen := make(map[string]bool, len(r.ExtendedSignedAttributes))
+	for _, a := range r.ExtendedSignedAttributes {
+		if a.Key == "" || IsNotaryHeader(a.Key) || a.Key == HeaderTimestampSignature || a.Key == HeaderSigningAgent ||
+			(reserved != nil && reserved(a.Key)) {
+			return "", nil, fmt.Errorf("extended attribute name %q is reserved", a.Key)
+		}
+		if seen[a.Key] {
+			return "", nil, fmt.Errorf("extended attribute %q is already a header", a.Key)
+		}
+		seen[a.Key] = true
+		h = append(h, SignedHeader{Key: a.Key, Value: a.Value, Critical: a.Critical})
+	}
+	return scheme, h, nil
+}
+
 // ApplyTimes sets SigningTime and Expiry from the time headers an envelope
 // carries, by the rules of ATTR-5: notary.x509 needs
 // io.cncf.notary.signingTime and forbids io.cncf.notary.authenticSigningTime,

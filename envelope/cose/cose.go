@@ -142,9 +142,9 @@ func (Format) Encode(ctx context.Context, req *signature.SignRequest) ([]byte, e
 	if len(req.Payload) == 0 {
 		return nil, errors.New("cose: payload is empty")
 	}
-	scheme := req.SigningScheme
-	if scheme == "" {
-		scheme = signature.SchemeX509
+	_, headers, err := req.SignedHeaders(nil)
+	if err != nil {
+		return nil, fmt.Errorf("cose: %w", err)
 	}
 	cty := req.PayloadContentType
 	if cty == "" {
@@ -155,31 +155,14 @@ func (Format) Encode(ctx context.Context, req *signature.SignRequest) ([]byte, e
 	p := msg.Headers.Protected
 	p.SetAlgorithm(coseAlgorithm(alg))
 	p[gocose.HeaderLabelContentType] = cty
-	p[signature.HeaderSigningScheme] = string(scheme)
-	crit := []any{signature.HeaderSigningScheme}
-	switch scheme {
-	case signature.SchemeX509:
-		p[signature.HeaderSigningTime] = epochTime(req.SigningTime)
-	case signature.SchemeX509SigningAuthority:
-		p[signature.HeaderAuthenticSigningTime] = epochTime(req.SigningTime)
-		crit = append(crit, signature.HeaderAuthenticSigningTime)
-	default:
-		return nil, fmt.Errorf("cose: unsupported signing scheme %q", scheme)
-	}
-	if !req.Expiry.IsZero() {
-		p[signature.HeaderExpiry] = epochTime(req.Expiry)
-		crit = append(crit, signature.HeaderExpiry)
-	}
-	for _, a := range req.ExtendedSignedAttributes {
-		if a.Key == "" || isNotaryHeader(a.Key) || a.Key == signature.HeaderTimestampSignature || a.Key == signature.HeaderSigningAgent {
-			return nil, fmt.Errorf("cose: extended attribute name %q is reserved", a.Key)
+	var crit []any
+	for _, h := range headers {
+		p[h.Key] = h.Value
+		if h.IsTime {
+			p[h.Key] = epochTime(h.Time)
 		}
-		if _, dup := p[a.Key]; dup {
-			return nil, fmt.Errorf("cose: extended attribute %q is already a header", a.Key)
-		}
-		p[a.Key] = a.Value
-		if a.Critical {
-			crit = append(crit, a.Key)
+		if h.Critical {
+			crit = append(crit, h.Key)
 		}
 	}
 	p[gocose.HeaderLabelCritical] = crit
@@ -368,7 +351,7 @@ func decodeProtected(hdr map[any]cbor.RawMessage, c *signature.Content) error {
 	}
 	var keys []string
 	for k := range hdr {
-		if s, ok := k.(string); ok && !isNotaryHeader(s) {
+		if s, ok := k.(string); ok && !signature.IsNotaryHeader(s) {
 			keys = append(keys, s)
 		}
 		// Integer labels other than alg, crit, content type and x5chain are
@@ -544,14 +527,6 @@ func normalizeLabel(k any) any {
 		}
 	}
 	return k
-}
-
-func isNotaryHeader(k string) bool {
-	switch k {
-	case signature.HeaderSigningScheme, signature.HeaderSigningTime, signature.HeaderAuthenticSigningTime, signature.HeaderExpiry:
-		return true
-	}
-	return false
 }
 
 func envErr(rule, msg string, err error) *signature.EnvelopeError {

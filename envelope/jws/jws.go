@@ -112,44 +112,23 @@ func (Format) Encode(ctx context.Context, req *signature.SignRequest) ([]byte, e
 
 // protectedHeader builds the protected header of JWS-4.
 func protectedHeader(req *signature.SignRequest, alg signature.Algorithm) ([]byte, error) {
-	scheme := req.SigningScheme
-	if scheme == "" {
-		scheme = signature.SchemeX509
+	_, headers, err := req.SignedHeaders(func(k string) bool { return registeredHeaders[k] })
+	if err != nil {
+		return nil, fmt.Errorf("jws: %w", err)
 	}
 	cty := req.PayloadContentType
 	if cty == "" {
 		cty = signature.MediaTypePayloadV1
 	}
-	h := map[string]any{
-		headerAlg:                     alg.JWSName(),
-		headerCty:                     cty,
-		signature.HeaderSigningScheme: string(scheme),
-	}
-	crit := []string{signature.HeaderSigningScheme}
-	switch scheme {
-	case signature.SchemeX509:
-		h[signature.HeaderSigningTime] = formatTime(req.SigningTime)
-	case signature.SchemeX509SigningAuthority:
-		h[signature.HeaderAuthenticSigningTime] = formatTime(req.SigningTime)
-		crit = append(crit, signature.HeaderAuthenticSigningTime)
-	default:
-		return nil, fmt.Errorf("jws: unsupported signing scheme %q", scheme)
-	}
-	if !req.Expiry.IsZero() {
-		h[signature.HeaderExpiry] = formatTime(req.Expiry)
-		crit = append(crit, signature.HeaderExpiry)
-	}
-	for _, a := range req.ExtendedSignedAttributes {
-		if a.Key == "" || registeredHeaders[a.Key] || isNotaryHeader(a.Key) ||
-			a.Key == signature.HeaderTimestampSignature || a.Key == signature.HeaderSigningAgent {
-			return nil, fmt.Errorf("jws: extended attribute name %q is reserved", a.Key)
+	h := map[string]any{headerAlg: alg.JWSName(), headerCty: cty}
+	var crit []string
+	for _, sh := range headers {
+		h[sh.Key] = sh.Value
+		if sh.IsTime {
+			h[sh.Key] = formatTime(sh.Time)
 		}
-		if _, dup := h[a.Key]; dup {
-			return nil, fmt.Errorf("jws: extended attribute %q is already a header", a.Key)
-		}
-		h[a.Key] = a.Value
-		if a.Critical {
-			crit = append(crit, a.Key)
+		if sh.Critical {
+			crit = append(crit, sh.Key)
 		}
 	}
 	h[headerCrit] = crit
@@ -360,7 +339,7 @@ func decodeProtected(hdr map[string]any, c *signature.Content) error {
 	}
 	var keys []string
 	for k := range hdr {
-		if k == headerAlg || k == headerCty || k == headerCrit || isNotaryHeader(k) {
+		if k == headerAlg || k == headerCty || k == headerCrit || signature.IsNotaryHeader(k) {
 			continue
 		}
 		keys = append(keys, k)
@@ -407,14 +386,6 @@ func checkCrit(hdr map[string]any, scheme signature.SigningScheme) (map[string]b
 		return nil, envErr("JWS-5", "these required headers are not marked as critical: "+strings.Join(missing, ", "), nil)
 	}
 	return crit, nil
-}
-
-func isNotaryHeader(k string) bool {
-	switch k {
-	case signature.HeaderSigningScheme, signature.HeaderSigningTime, signature.HeaderAuthenticSigningTime, signature.HeaderExpiry:
-		return true
-	}
-	return false
 }
 
 func algorithmFromName(name string) signature.Algorithm {
