@@ -1,17 +1,13 @@
 package registry
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
@@ -113,26 +109,7 @@ func (r *Repository) removeFromReferrersIndex(ctx context.Context, subject, desc
 		}
 		return nil
 	}
-	raw, err := json.Marshal(ocispec.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: kept,
-	})
-	if err != nil {
-		return err
-	}
-	idx := content.NewDescriptorFromBytes(ocispec.MediaTypeImageIndex, raw)
-	if err := r.repo.PushReference(ctx, idx, bytes.NewReader(raw), tag); err != nil {
-		return fmt.Errorf("push the referrers index %s: %w", tag, err)
-	}
-	if old.Digest != idx.Digest {
-		if err := r.repo.Delete(ctx, *old); err != nil && !errors.Is(err, errdef.ErrNotFound) {
-			r.log.Warn("removal of the outdated referrers index from the registry failed; garbage collection may be required",
-				"subject", subject.Digest.String(), "index", old.Digest.String(), "error", err)
-		}
-		r.forget(*old)
-	}
-	return nil
+	return r.putReferrersIndex(ctx, subject, tag, old, kept)
 }
 
 // errTagDeleteUnsupported means the registry refused to delete a tag as

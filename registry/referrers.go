@@ -391,10 +391,18 @@ func (r *Repository) addToReferrersIndex(ctx context.Context, subject, entry oci
 	if len(list) >= MaxReferrers {
 		return fmt.Errorf("%w: %s has %d referrers already", ErrTooManyReferrers, subject.Digest, len(list))
 	}
+	return r.putReferrersIndex(ctx, subject, tag, old, append(list, entry))
+}
+
+// putReferrersIndex writes the referrers tag index of subject listing
+// manifests under tag (PUSH-3), then deletes old, the index it replaces,
+// unless they are the same. A failed delete is a logged warning: the
+// outdated index is garbage for the registry to collect.
+func (r *Repository) putReferrersIndex(ctx context.Context, subject ocispec.Descriptor, tag string, old *ocispec.Descriptor, manifests []ocispec.Descriptor) error {
 	raw, err := json.Marshal(ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: append(list, entry),
+		Manifests: manifests,
 	})
 	if err != nil {
 		return err
@@ -407,10 +415,11 @@ func (r *Repository) addToReferrersIndex(ctx context.Context, subject, entry oci
 		return fmt.Errorf("push the referrers index %s: %w", tag, err)
 	}
 	if old != nil && old.Digest != desc.Digest {
-		if err := r.repo.Delete(ctx, *old); err != nil {
+		if err := r.repo.Delete(ctx, *old); err != nil && !errors.Is(err, errdef.ErrNotFound) {
 			r.log.Warn("removal of the outdated referrers index from the registry failed; garbage collection may be required",
 				"subject", subject.Digest.String(), "index", old.Digest.String(), "error", err)
 		}
+		r.forget(*old)
 	}
 	return nil
 }
