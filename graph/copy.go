@@ -76,9 +76,9 @@ type CopyOptions struct {
 	Tag string
 	// Progress, when set, is updated as the copy goes (bytes and nodes).
 	Progress *Progress
-	// Verify, when set, verifies the root under the trust policy at the
+	// Verify, when set, verifies the graph under the trust policy at the
 	// source before anything is written, and at the destination after
-	// the copy, and checks there that every node arrived.
+	// the copy, and checks there that every node arrived (see Copy).
 	Verify *VerifyOptions
 }
 
@@ -91,6 +91,13 @@ type VerifyOptions struct {
 	// (SEL-1): the repositories' names, or what the user gave for a
 	// layout.
 	SourceScope, DestinationScope string
+	// All requires every manifest of the graph but the signatures (each
+	// platform manifest, each referrer) to carry a signature that
+	// verifies; by default only the root and the nodes that have Notary
+	// Project signatures must verify, and unsigned nodes are reported
+	// (VerdictUnsigned). It needs Recursive: without the referrer graph
+	// no node's signatures are known.
+	All bool
 }
 
 // Progress counts a transfer as it goes. Its fields are updated
@@ -159,14 +166,23 @@ type CopyResult struct {
 	Verification *Verification `json:"verification,omitempty"`
 }
 
-// Verification reports a verified copy: the verdict at the source (before
-// anything was written), how many nodes arrived, and the verdict at the
-// destination.
+// Verification reports a verified copy: the root's verdict at the source
+// (before anything was written), how many nodes arrived, the root's
+// verdict at the destination, and each manifest's verification at both
+// ends.
 type Verification struct {
 	Source      *signet.Outcome `json:"source"`
 	Arrived     int             `json:"arrived"`
 	Expected    int             `json:"expected"`
 	Destination *signet.Outcome `json:"destination,omitempty"`
+	// Refused says the graph did not verify at the source: nothing was
+	// written to the destination.
+	Refused bool `json:"refused,omitempty"`
+	// Nodes are the manifests of the graph but the signatures, the root
+	// first, in walk order: with Recursive, each platform manifest and
+	// each referrer (SBOM, scan report, ...); without it, the root only
+	// (no node's signatures are known).
+	Nodes []NodeVerification `json:"nodes"`
 }
 
 // Copy copies the artifact reference names in src, and with
@@ -181,12 +197,20 @@ type Verification struct {
 // The transfer itself is oras-go's CopyGraph and ExtendedCopyGraph, fed
 // with the graph walked first (each manifest fetched once).
 //
-// With opts.Verify, a root that does not verify at the source returns the
-// verification error (wrapping signet.ErrNotTrusted) before anything is
-// written; after the copy every node is looked up at the destination
-// (ErrIncomplete when one is missing) and the root verified there.
-// Transfer failures wrap signet.ErrIO. The result is returned with the
-// error whenever the graph could be walked.
+// With opts.Verify, the graph is verified at the source under the
+// statement of SourceScope before anything is written: the root, and
+// every other manifest that has Notary Project signatures in the graph
+// (each platform manifest, SBOM, scan report; with VerifyOptions.All every
+// manifest but the signatures), each by the signatures that refer to it.
+// A node that fails returns a *VerifyError naming it (wrapping
+// signet.ErrNotTrusted) and nothing is written. After the copy every node
+// is looked up at the destination (ErrIncomplete when one is missing) and
+// the same nodes are verified there under DestinationScope's statement (a
+// *VerifyError again). With opts.Platform, what is verified is what is
+// copied: the platform manifest, by its own signatures (an index's
+// signature names the index and does not travel with it;
+// ErrPlatformUnsigned says so). Transfer failures wrap signet.ErrIO. The
+// result is returned with the error whenever the graph could be walked.
 func Copy(ctx context.Context, src CopySource, reference string, dst Destination, opts CopyOptions) (*CopyResult, error) {
 	_, res, err := copyGraph(ctx, src, reference, dst, opts)
 	return res, err
@@ -197,8 +221,8 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 	if opts.Concurrency < 0 || opts.Concurrency > MaxCopyConcurrency {
 		return nil, nil, fmt.Errorf("%w: concurrency %d: want 1 to %d", signet.ErrInvalidInput, opts.Concurrency, MaxCopyConcurrency)
 	}
-	if opts.Verify != nil && opts.Platform != "" {
-		return nil, nil, fmt.Errorf("%w: a verified copy copies what was verified: --platform and --verify exclude each other", signet.ErrInvalidInput)
+	if opts.Verify != nil && opts.Verify.All && !opts.Recursive {
+		return nil, nil, fmt.Errorf("%w: verifying every node of the graph needs the referrer graph (recursive): without it no node's signatures are known", signet.ErrInvalidInput)
 	}
 	root, err := registry.ResolveManifest(ctx, src, reference)
 	if err != nil {
@@ -207,20 +231,26 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 		}
 		return nil, nil, errors.Join(signet.ErrIO, err)
 	}
+	index := root
 	if opts.Platform != "" {
 		if root, err = signet.PlatformManifest(ctx, src, root, opts.Platform); err != nil {
 			return nil, nil, err
 		}
 	}
-	// The source is verified while the graph is walked (both only read);
-	// nothing is written before both are done.
+	// The root is verified at the source while the graph is walked (both
+	// only read); nothing is written before both are done.
 	var (
 		srcOut *signet.Outcome
 		srcErr error
 		srcWG  sync.WaitGroup
 	)
 	if v := opts.Verify; v != nil {
-		srcWG.Go(func() { srcOut, srcErr = verifyAt(ctx, src, root, v, v.SourceScope) })
+		srcWG.Go(func() {
+			srcOut, srcErr = verifyAt(ctx, src, root, v, v.SourceScope)
+			if srcErr != nil && opts.Platform != "" {
+				srcErr = platformNote(ctx, src, index, root, srcErr)
+			}
+		})
 	}
 	p, err := walk(ctx, src, root, opts.Recursive, opts.concurrency())
 	srcWG.Wait()
@@ -233,9 +263,16 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 	res := newResult(p)
 	res.Tag = opts.Tag
 	if v := opts.Verify; v != nil {
-		res.Verification = &Verification{Expected: len(p.nodes), Source: srcOut}
-		if srcErr != nil {
-			return p, res, fmt.Errorf("verify %s at the source (%s), before copying: %w", root.Digest, v.SourceScope, srcErr)
+		vr := &Verification{Expected: len(p.nodes), Source: srcOut, Nodes: nodeVerifications(p, v.All)}
+		res.Verification = vr
+		recordNode(&vr.Nodes[0], EndSource, srcOut, srcErr)
+		// The other nodes are verified in what was walked: the manifests
+		// about to be copied, from memory, and the signature envelopes
+		// from the source.
+		ps := &planSource{src: src, p: p}
+		if err := verifyNodes(ctx, ps, vr.Nodes, func(i int) bool { return i == 0 }, v, EndSource, v.SourceScope, opts.concurrency()); err != nil {
+			vr.Refused = true
+			return p, res, err
 		}
 	}
 	if err := transfer(ctx, src, p, dst, opts, res); err != nil {
@@ -247,21 +284,23 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 		}
 	}
 	if v := opts.Verify; v != nil {
-		// Arrival and the destination's verdict are checked together.
+		// Arrival and the destination's verdicts are checked together.
 		var (
-			dstOut *signet.Outcome
 			dstErr error
 			wg     sync.WaitGroup
 		)
-		wg.Go(func() { dstOut, dstErr = verifyAt(ctx, dst, root, v, v.DestinationScope) })
+		vr := res.Verification
+		wg.Go(func() {
+			dstErr = verifyNodes(ctx, dst, vr.Nodes, nil, v, EndDestination, v.DestinationScope, opts.concurrency())
+		})
 		arrivalErr := checkArrival(ctx, dst, p, res, max(opts.concurrency(), arrivalConcurrency))
 		wg.Wait()
 		if arrivalErr != nil {
 			return p, res, arrivalErr
 		}
-		res.Verification.Destination = dstOut
+		vr.Destination = vr.Nodes[0].Destination
 		if dstErr != nil {
-			return p, res, fmt.Errorf("verify %s at the destination (%s): %w", root.Digest, v.DestinationScope, dstErr)
+			return p, res, dstErr
 		}
 	}
 	return p, res, nil

@@ -342,6 +342,17 @@ func (s *planSource) Exists(ctx context.Context, desc ocispec.Descriptor) (bool,
 	return s.src.Exists(ctx, desc)
 }
 
+// Resolve resolves a digest of the plan from memory, any other reference
+// at the source.
+func (s *planSource) Resolve(ctx context.Context, reference string) (ocispec.Descriptor, error) {
+	if d, err := digest.Parse(reference); err == nil {
+		if i, ok := s.p.index[d]; ok {
+			return s.p.nodes[i].desc, nil
+		}
+	}
+	return s.src.Resolve(ctx, reference)
+}
+
 // Predecessors answers from the plan: the referrers the walk found.
 func (s *planSource) Predecessors(_ context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	return slices.Clone(s.p.referrers[desc.Digest]), nil

@@ -25,6 +25,7 @@ type copyOpts struct {
 	platform      string
 	concurrency   int
 	verify        bool
+	verifyAll     bool
 	fromLayout    bool
 	toLayout      bool
 	fromScope     string
@@ -48,9 +49,15 @@ registries with the referrers API and with the referrers tag schema, and
 between registries and OCI image layouts (--from-oci-layout, --to-oci-layout).
 
 With --verify, SRC is verified against the trust policy (its repository's
-statement) before anything is written: an artifact that is not trusted is
-not copied. After the copy every node is looked up at DST (n of n, by
-digest) and the signature verified there, under DST's statement.
+statement) before anything is written: the root, and with -r every other
+manifest of the graph that has signatures (platform manifests, SBOMs, scan
+results), each by its own signatures; one that is not trusted stops the
+copy and nothing is written. Unsigned nodes are reported ("unsigned") and
+pass; --verify-all requires every one of them to carry a signature that
+verifies. After the copy every node is looked up at DST (n of n, by
+digest) and the same nodes are verified there, under DST's statement.
+With --platform, the platform manifest copied is what is verified, by its
+own signatures: an index's signature does not travel with it.
 
 Progress (nodes, bytes) is shown on a terminal, never with -o json.
 
@@ -58,6 +65,8 @@ Exit codes: 0 copied (and verified), 1 not trusted, 2 bad usage or
 configuration, 3 I/O (including a node missing at DST).`,
 		Example: `  signet copy -r build.example.com/app:v1 prod.example.com/app
   signet copy -r --verify build.example.com/app@sha256:9f2c... prod.example.com/app:v1
+  signet copy -r --verify-all build.example.com/app:v1 prod.example.com/app
+  signet copy -r --verify --platform linux/arm64 build.example.com/app:v1 edge.example.com/app
   signet copy -r --to-oci-layout registry.example.com/app:v1 ./layout:v1
   signet copy -r --from-oci-layout ./layout:v1 registry.example.com/app`,
 		Args: exactArgs(2, "a source reference and a destination repository"),
@@ -70,7 +79,8 @@ configuration, 3 I/O (including a node missing at DST).`,
 	fl.BoolVarP(&o.recursive, "recursive", "r", false, "copy the referrer graph too (signatures, SBOMs, their referrers; every platform manifest's for an index)")
 	fl.StringVar(&o.platform, "platform", "", "copy only this platform's manifest (os/arch[/variant]) of an index")
 	fl.IntVar(&o.concurrency, "concurrency", graph.DefaultCopyConcurrency, fmt.Sprintf("nodes transferred at once (1 to %d)", graph.MaxCopyConcurrency))
-	fl.BoolVar(&o.verify, "verify", false, "verify SRC before copying and DST after: every node arrived, the signature verifies there")
+	fl.BoolVar(&o.verify, "verify", false, "verify SRC before copying and DST after: every node arrived, the root and every signed node verify at both ends")
+	fl.BoolVar(&o.verifyAll, "verify-all", false, "--verify, and every manifest of the graph but the signatures must carry a signature that verifies (needs -r)")
 	fl.BoolVar(&o.fromLayout, "from-oci-layout", false, "SRC is an OCI image layout (DIR or tar archive, :TAG or @DIGEST)")
 	fl.BoolVar(&o.toLayout, "to-oci-layout", false, "DST is an OCI image layout directory (created if missing), DIR[:TAG]")
 	fl.StringVar(&o.fromScope, "from-scope", "", "with --verify and --from-oci-layout: the repository (REGISTRY/REPO) whose trust policy statement applies to SRC")
@@ -86,8 +96,11 @@ func runCopy(cmd *cobra.Command, env *Env, o *copyOpts, srcArg, dstArg string) e
 	if o.concurrency < 1 || o.concurrency > graph.MaxCopyConcurrency {
 		return usageErr(fmt.Errorf("--concurrency %d: want 1 to %d", o.concurrency, graph.MaxCopyConcurrency))
 	}
-	if o.verify && o.platform != "" {
-		return usageErr(errors.New("--verify and --platform exclude each other: a verified copy copies what it verified"))
+	if o.verifyAll {
+		if !o.recursive {
+			return usageErr(errors.New("--verify-all verifies every node of the referrer graph: it needs -r"))
+		}
+		o.verify = true
 	}
 	if (o.fromScope != "" && !(o.verify && o.fromLayout)) || (o.toScope != "" && !(o.verify && o.toLayout)) {
 		return usageErr(errors.New("--from-scope and --to-scope name the trust policy scope of an OCI layout with --verify (--from-oci-layout, --to-oci-layout)"))
@@ -119,6 +132,7 @@ func runCopy(cmd *cobra.Command, env *Env, o *copyOpts, srcArg, dstArg string) e
 			return err
 		}
 		v.SourceScope = a.scope(o.fromScope)
+		v.All = o.verifyAll
 		v.DestinationScope = dst.scope(o.toScope)
 		opts.Verify = v
 	}
@@ -131,7 +145,7 @@ func runCopy(cmd *cobra.Command, env *Env, o *copyOpts, srcArg, dstArg string) e
 		}
 	}
 	if err != nil {
-		return copyError(err, res)
+		return copyError(err, res, o.recursive)
 	}
 	return nil
 }
@@ -155,12 +169,19 @@ func loadVerify(env *Env, vf *verifyFlags, maxSignatures int) (*graph.VerifyOpti
 }
 
 // copyError adds the hint that fits a failed copy.
-func copyError(err error, res *graph.CopyResult) error {
+func copyError(err error, res *graph.CopyResult, recursive bool) error {
+	var ve *graph.VerifyError
 	switch {
 	case errors.Is(err, graph.ErrIncomplete):
 		return withHint(err, "run the same copy again: it transfers only what is missing")
-	case res != nil && res.Verification != nil && res.Verification.Destination == nil && res.Verification.Source != nil && errors.Is(err, signet.ErrNotTrusted):
-		return withHint(err, "nothing was written to the destination; 'signet verify' on the source explains each check")
+	case errors.Is(err, graph.ErrPlatformUnsigned):
+		return withHint(err, "nothing was written to the destination; sign the platform manifests ('signet sign --recursive' on the index, or '--platform'), or copy the whole index")
+	case res != nil && res.Verification != nil && res.Verification.Refused:
+		return withHint(err, "nothing was written to the destination; 'signet verify' (or 'signet discover --verify') on the source explains each check")
+	case errors.As(err, &ve) && ve.End == graph.EndDestination && !recursive && errors.Is(err, signet.ErrNoSignature):
+		return withHint(err, "signatures travel with the copy only with -r: run it again with -r")
+	case errors.As(err, &ve) && ve.End == graph.EndDestination:
+		return withHint(err, "the graph is at the destination; 'signet discover --verify' there shows each signature's verdict under its trust policy statement")
 	case errors.Is(err, signet.ErrIO):
 		return withHint(err, "check the registries and run the same copy again: it resumes where it stopped")
 	}
@@ -227,8 +248,9 @@ func printCopy(env *Env, of *outputFlag, srcName, dstName string, res *graph.Cop
 	}
 	w := env.Stdout
 	v := res.Verification
-	if v != nil && v.Source != nil && v.Source.Verdict != signet.VerdictTrusted && v.Source.Verdict != signet.VerdictSkipped {
-		// Nothing was copied; the error line says why.
+	if v != nil && v.Refused {
+		fmt.Fprintf(w, "Not copied: %s@%s did not verify at the source; nothing was written to %s\n", srcName, res.Root.Digest, dstName)
+		printNodeVerdicts(w, v.Nodes, graph.EndSource)
 		return nil
 	}
 	fmt.Fprintf(w, "Copied %s@%s to %s", srcName, res.Root.Digest, dstName)
@@ -251,7 +273,47 @@ func printCopy(env *Env, of *outputFlag, srcName, dstName string, res *graph.Cop
 	if v.Destination != nil {
 		fmt.Fprintf(w, "  verified at the destination: %s\n", verdictLine(v.Destination))
 	}
+	if v.Arrived == v.Expected {
+		printNodeVerdicts(w, v.Nodes, graph.EndDestination)
+	}
 	return nil
+}
+
+// printNodeVerdicts prints a summary line and one line per manifest of a
+// verified copy's graph: its verdict at end, signatures, kind, digest and
+// type, and why it failed.
+func printNodeVerdicts(w io.Writer, nodes []graph.NodeVerification, end string) {
+	trusted, failed, unsigned := 0, 0, 0
+	for _, n := range nodes {
+		switch {
+		case !n.Required:
+			unsigned++
+		case n.Error != "":
+			failed++
+		default:
+			trusted++
+		}
+	}
+	where := "at the destination"
+	if end == graph.EndSource {
+		where = "at the source"
+	}
+	fmt.Fprintf(w, "  nodes verified %s: %d trusted, %d failed, %d unsigned (not required)\n", where, trusted, failed, unsigned)
+	for _, n := range nodes {
+		sigs := fmt.Sprintf("%d signatures", n.Signatures)
+		if n.Signatures == 1 {
+			sigs = "1 signature"
+		}
+		typ := n.ArtifactType
+		if typ == "" {
+			typ = n.MediaType
+		}
+		line := fmt.Sprintf("    %-10s %-12s %-8s %s %s", n.Verdict, sigs, n.Kind, n.Digest, typ)
+		if n.Error != "" {
+			line += ": " + n.Error
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 func verdictLine(out *signet.Outcome) string {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -158,6 +161,139 @@ func TestCopyVerifyCLI(t *testing.T) {
 	if r.code != exitNotTrusted || !strings.Contains(r.stdout, "arrived at the destination: 7 of 7") {
 		t.Errorf("want exit 1 with the nodes arrived\n%s", r)
 	}
+	// Without -r the signatures stay behind: the hint says so.
+	if !strings.Contains(r.hintLine(), "only with -r") {
+		t.Errorf("hint: %q", r.hintLine())
+	}
+}
+
+// attachSBOM attaches an SPDX file to ref, signed with --sign, and
+// returns its digest.
+func (w *copyWorld) attachSBOM(t *testing.T, ref string, sign bool) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "sbom.spdx.json")
+	if err := os.WriteFile(f, []byte(`{"spdxVersion":"SPDX-2.3","name":"`+t.Name()+ref+fmt.Sprint(sign)+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"attach", ref, "--artifact-type", "application/spdx+json", f + ":application/spdx+json", "-o", "json"}
+	if sign {
+		args = append(args, "--sign")
+	}
+	var out struct{ Digest string }
+	jsonOut(t, w.c.must(args...), &out)
+	return out.Digest
+}
+
+// TestCopyVerifyGraphCLI (issue 10 item 4): copy -r --verify verifies the
+// index, both platform manifests and the signed SBOM at both ends, lists
+// each with its verdict, and reports the unsigned SBOM; --verify-all
+// refuses the unsigned one (exit 1, named, nothing written); an SBOM
+// signed by a key the destination's statement does not trust fails there
+// (exit 1, named).
+func TestCopyVerifyGraphCLI(t *testing.T) {
+	w := newCopyWorld(t)
+	w.c.must("sign", "--recursive", w.srcRef())
+	signed := w.attachSBOM(t, w.srcRef(), true)
+	unsigned := w.attachSBOM(t, w.srcRef(), false)
+
+	r := w.c.must("copy", "-r", "--verify", w.srcRef(), w.dst.Ref("prod/app"))
+	for _, want := range []string{
+		"nodes verified at the destination: 4 trusted, 0 failed, 1 unsigned (not required)",
+		"trusted    1 signature  root     " + w.root.Digest.String() + " application/vnd.oci.image.index.v1+json",
+		"trusted    1 signature  referrer " + signed + " application/spdx+json",
+		"unsigned   0 signatures referrer " + unsigned + " application/spdx+json",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("missing %q\n%s", want, r)
+		}
+	}
+	if n := strings.Count(r.stdout, "trusted    1 signature  manifest "); n != 2 {
+		t.Errorf("%d platform manifests trusted, want 2\n%s", n, r)
+	}
+	var out struct {
+		Verification struct {
+			Nodes []struct {
+				Digest, Verdict string
+				Signatures      int
+				Required        bool
+				Source          *struct{ Verdict string }
+				Destination     *struct{ Verdict string }
+			}
+		}
+	}
+	jsonOut(t, w.c.must("copy", "-r", "--verify", "-o", "json", w.srcRef(), w.dst.Ref("prod/app")), &out)
+	if len(out.Verification.Nodes) != 5 {
+		t.Fatalf("%d nodes in the JSON report, want 5", len(out.Verification.Nodes))
+	}
+	for _, n := range out.Verification.Nodes {
+		switch {
+		case n.Digest == unsigned:
+			if n.Verdict != "unsigned" || n.Required || n.Source != nil || n.Destination != nil {
+				t.Errorf("unsigned SBOM %+v", n)
+			}
+		case n.Verdict != "trusted" || !n.Required || n.Signatures != 1 || n.Source == nil || n.Source.Verdict != "trusted" || n.Destination == nil || n.Destination.Verdict != "trusted":
+			t.Errorf("node %+v", n)
+		}
+	}
+
+	before := len(w.written())
+	r = w.c.run("copy", "-r", "--verify-all", w.srcRef(), w.dst.Ref("prod2/app"))
+	if r.code != exitNotTrusted || !strings.Contains(r.errorLine(), unsigned) || !strings.Contains(r.hintLine(), "nothing was written") {
+		t.Errorf("--verify-all with an unsigned SBOM: want exit 1 naming it\n%s", r)
+	}
+	if !strings.Contains(r.stdout, "Not copied") || !strings.Contains(r.stdout, "notTrusted 0 signatures referrer "+unsigned) {
+		t.Errorf("refusal report\n%s", r)
+	}
+	if ws := w.written(); len(ws) != before {
+		t.Errorf("a refused copy wrote: %v", ws[before:])
+	}
+
+	// An SBOM signed by another key: trusted by the build statement,
+	// not by prod's.
+	other := newCLI(t)
+	other.must("cert", "generate-test", "--key-type", "ec-256", "--default", "other")
+	otherSBOM := filepath.Join(t.TempDir(), "other.spdx.json")
+	if err := os.WriteFile(otherSBOM, []byte(`{"spdxVersion":"SPDX-2.3","name":"other"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var att struct{ Digest string }
+	jsonOut(t, other.must("attach", w.srcRef(), "--artifact-type", "application/spdx+json", otherSBOM+":application/spdx+json", "--sign", "-o", "json"), &att)
+	w.c.must("cert", "add", "--type", "ca", "--store", "demo", other.path("localkeys", "other.crt"))
+	w.c.ociPolicy(
+		scoped(statement("build", "strict", []string{"ca:demo"}, []string{testIdentity("demo"), testIdentity("other")}), w.src.Ref("build/app")),
+		scoped(statement("prod", "strict", []string{"ca:demo"}, []string{testIdentity("demo")}), w.dst.Ref("prod3/app")),
+	)
+	r = w.c.run("copy", "-r", "--verify", w.srcRef(), w.dst.Ref("prod3/app"))
+	if r.code != exitNotTrusted || !strings.Contains(r.errorLine(), "at the destination") || !strings.Contains(r.errorLine(), att.Digest) {
+		t.Errorf("SBOM signed by a key prod does not trust: want exit 1 at the destination naming it\n%s", r)
+	}
+	if !strings.Contains(r.hintLine(), "discover --verify") {
+		t.Errorf("hint: %q", r.hintLine())
+	}
+	if !strings.Contains(r.stdout, "nodes verified at the destination: 4 trusted, 1 failed, 1 unsigned") {
+		t.Errorf("report\n%s", r)
+	}
+}
+
+// TestCopyVerifyPlatformCLI: copy --verify --platform verifies the
+// platform manifest copied, by its own signatures: with only the index
+// signed it is refused (exit 1) with a hint; signed, it is copied.
+func TestCopyVerifyPlatformCLI(t *testing.T) {
+	w := newCopyWorld(t)
+	w.c.must("sign", w.srcRef())
+	r := w.c.run("copy", "-r", "--verify", "--platform", "linux/arm64", w.srcRef(), w.dst.Ref("prod/app"))
+	if r.code != exitNotTrusted || !strings.Contains(r.errorLine(), "its index's signature does not travel with it") ||
+		!strings.Contains(r.hintLine(), "sign the platform manifests") {
+		t.Errorf("only the index signed: want exit 1 with the platform hint\n%s", r)
+	}
+	if ws := w.written(); len(ws) != 0 {
+		t.Errorf("a refused copy wrote: %v", ws)
+	}
+	w.c.must("sign", "--platform", "linux/arm64", w.srcRef())
+	r = w.c.must("copy", "-r", "--verify", "--platform", "linux/arm64", w.srcRef(), w.dst.Ref("prod/app"))
+	if !strings.Contains(r.stdout, "verified at the destination: trusted") || strings.Contains(r.stdout, w.root.Digest.String()) {
+		t.Errorf("signed platform manifest: want it verified, the index absent\n%s", r)
+	}
 }
 
 // TestCopyUsage: bad flags are usage errors.
@@ -167,7 +303,7 @@ func TestCopyUsage(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"verify with platform", []string{"copy", "--verify", "--platform", "linux/amd64", "a.example/x:1", "b.example/y"}},
+		{"verify-all without -r", []string{"copy", "--verify-all", "a.example/x:1", "b.example/y"}},
 		{"digest destination", []string{"copy", "a.example/x:1", "b.example/y@sha256:" + strings.Repeat("a", 64)}},
 		{"concurrency", []string{"copy", "--concurrency", "0", "a.example/x:1", "b.example/y"}},
 		{"scope without layout", []string{"copy", "--verify", "--from-scope", "x/y", "a.example/x:1", "b.example/y"}},

@@ -183,7 +183,7 @@ func runImport(cmd *cobra.Command, env *Env, o *importOpts, archive, dstArg stri
 		}
 	}
 	if err != nil {
-		return copyError(err, res)
+		return copyError(err, res, true)
 	}
 	return nil
 }
