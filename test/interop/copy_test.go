@@ -112,3 +112,117 @@ func TestExportInterop(t *testing.T) {
 	must(t, oras(t, "cp", "-r", "--from-oci-layout", file+":v1", "--to-plain-http", dst.Ref("prod/app:v1")), "oras cp from signet's archive")
 	must(t, w.Notation("verify", "--insecure-registry", dst.Ref("prod/app@"+s.index[strings.LastIndex(s.index, "@")+1:])), "notation verify after oras cp")
 }
+
+// TestCopyVerifyGraphInterop (issue 10 item 4 with real peers): notation
+// v1.3.2 signs an SBOM that oras attached; signet copy -r --verify verifies
+// it at both ends along with the index (signet's signature) and the
+// platform manifest (notation's), reports the unsigned nodes, and
+// notation verifies the copied SBOM at the destination. An SBOM notation
+// signed with a key the policy does not trust stops the copy, named, as
+// notation verify refuses it too. With --platform, the platform manifest
+// is verified by its own signature; one without (only its index signed)
+// is refused, as notation verify refuses its digest.
+func TestCopyVerifyGraphInterop(t *testing.T) {
+	peer.Oras(t)
+	w := newWorld(t, peer.Notation(t))
+	w.addKey("acme", "ec-256")
+	w.addKey("rogue", "ec-256") // signs, but no statement trusts ca:rogue
+	w.ociPolicy("*", []string{"ca:acme"}, []string{"*"}, "strict", nil)
+	src := testregistry.New(t, testregistry.Options{Referrers: true})
+	s := newCopySource(t, w, src)
+	at := func(repo, ref string) string { return repo + "@" + ref[strings.LastIndex(ref, "@")+1:] }
+	srcRepo := src.Ref("build/app")
+	must(t, w.Notation("sign", "--insecure-registry", "--key", "acme", srcRepo+"@"+s.sbom), "notation sign of oras's SBOM")
+	// The other platform manifest: not signed, only its index is.
+	repo, _, err := registry.NewRepository(srcRepo, registry.RemoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := registry.ResolveManifest(t.Context(), repo, s.index[strings.LastIndex(s.index, "@")+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := registry.FetchIndex(t.Context(), repo, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := srcRepo + "@" + idx.Manifests[1].Digest.String()
+
+	type report struct {
+		Verification struct {
+			Refused bool
+			Nodes   []struct {
+				Digest, Verdict, ArtifactType string
+				Signatures                    int
+				Required                      bool
+			}
+		}
+	}
+	for regName, reg := range registries(t) {
+		t.Run(regName, func(t *testing.T) {
+			dstRepo := reg.Ref("prod/app")
+			var rep report
+			r := must(t, w.Signet("copy", "-r", "--verify", "-o", "json", s.index, dstRepo), "signet copy --verify")
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatalf("%v\n%s", err, r)
+			}
+			verdicts := map[string]string{}
+			for _, n := range rep.Verification.Nodes {
+				verdicts[n.Digest] = n.Verdict
+			}
+			want := map[string]string{
+				s.index[strings.LastIndex(s.index, "@")+1:]:       "trusted", // signet's signature
+				s.platform[strings.LastIndex(s.platform, "@")+1:]: "trusted", // notation's
+				s.sbom:                           "trusted",  // notation's, on oras's SBOM
+				idx.Manifests[1].Digest.String(): "unsigned", // covered by the index's signature only
+			}
+			for d, v := range want {
+				if verdicts[d] != v {
+					t.Errorf("node %s: verdict %q, want %q\n%s", d, verdicts[d], v, r)
+				}
+			}
+			must(t, w.Notation("verify", "--insecure-registry", dstRepo+"@"+s.sbom), "notation verify of the copied SBOM")
+
+			// --platform: the signed platform manifest is copied and
+			// verifies with notation at the destination; the unsigned
+			// one is refused, as notation refuses its digest.
+			edge := reg.Ref("edge/app")
+			r = must(t, w.Signet("copy", "-r", "--verify", "--platform", "linux/amd64", s.index, edge), "signet copy --verify --platform")
+			if !strings.Contains(r.stdout, "verified at the destination: trusted") {
+				t.Errorf("platform copy report:\n%s", r)
+			}
+			must(t, w.Notation("verify", "--insecure-registry", at(edge, s.platform)), "notation verify of the copied platform manifest")
+			r = w.Signet("copy", "-r", "--verify", "--platform", "linux/arm64", s.index, reg.Ref("edge2/app"))
+			if r.code != 1 || !strings.Contains(r.stderr, "its index's signature does not travel with it") {
+				t.Errorf("unsigned platform manifest: want exit 1\n%s", r)
+			}
+		})
+	}
+	if r := w.Notation("verify", "--insecure-registry", other); r.code == 0 || !strings.Contains(r.stderr, "no signature") {
+		t.Errorf("notation verify of a platform manifest whose index alone is signed: want a refusal for no signature\n%s", r)
+	}
+
+	// An SBOM signed by notation with a key no statement trusts.
+	sbom := writeFile(t, t.TempDir(), "rogue.spdx.json", []byte(`{"spdxVersion":"SPDX-2.3","name":"rogue"}`))
+	r := must(t, oras(t, "attach", "--plain-http", "--disable-path-validation", "--artifact-type", "application/spdx+json", "--format", "json", s.index, sbom+":application/spdx+json"), "oras attach")
+	var attached struct{ Digest string }
+	if err := json.Unmarshal([]byte(r.stdout), &attached); err != nil || attached.Digest == "" {
+		t.Fatalf("oras attach output: %v\n%s", err, r)
+	}
+	must(t, w.Notation("sign", "--insecure-registry", "--key", "rogue", srcRepo+"@"+attached.Digest), "notation sign with the rogue key")
+	if r := w.Notation("verify", "--insecure-registry", srcRepo+"@"+attached.Digest); r.code == 0 {
+		t.Errorf("notation verify trusts the rogue SBOM\n%s", r)
+	}
+	dst := testregistry.Distribution(t, testregistry.DistributionOptions{})
+	r = w.Signet("copy", "-r", "--verify", s.index, dst.Ref("prod/app"))
+	if r.code != 1 || !strings.Contains(r.stderr, attached.Digest) || !strings.Contains(r.stdout, "Not copied") {
+		t.Errorf("copy with an SBOM signed by an untrusted key: want exit 1 naming it\n%s", r)
+	}
+	dstRepo, _, err := registry.NewRepository(dst.Ref("prod/app"), registry.RemoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := dstRepo.Exists(t.Context(), root); ok || err != nil {
+		t.Errorf("the refused copy wrote the index to the destination (%v)", err)
+	}
+}
