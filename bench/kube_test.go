@@ -1,0 +1,236 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/signet-dev/signet/internal/peer"
+	"github.com/signet-dev/signet/internal/testpki"
+)
+
+// envK8sBin names the directory holding kube-apiserver and etcd, as
+// scripts/install-k8s.sh builds them (install-peers.sh exports it in
+// env.sh); unset, ${SIGNET_CI_CACHE:-$HOME/.cache/signet-ci}/k8s-v1.37.2.
+const envK8sBin = "SIGNET_K8S_BIN"
+
+// k8sVersion is the control plane install-k8s.sh builds by default.
+const k8sVersion = "v1.37.2"
+
+// apiserverReadyTimeout bounds the wait for kube-apiserver's /readyz (5-6 s
+// on this machine idle; much more under the session's load).
+const apiserverReadyTimeout = 120 * time.Second
+
+// kube is a real etcd + kube-apiserver on loopback: what the webhook reads
+// namespace labels from (an informer), as in a cluster.
+type kube struct {
+	kubeconfig string
+	client     kubernetes.Interface
+}
+
+// k8sBinDir finds kube-apiserver and etcd; missing, the benchmark is
+// skipped (failed with SIGNET_REQUIRE_PEERS=1).
+func k8sBinDir(b testing.TB) string {
+	b.Helper()
+	dir := os.Getenv(envK8sBin)
+	if dir == "" {
+		base := os.Getenv(peer.EnvCICache)
+		if base == "" {
+			if home, err := os.UserHomeDir(); err == nil {
+				base = filepath.Join(home, ".cache", "signet-ci")
+			}
+		}
+		dir = filepath.Join(base, "k8s-"+k8sVersion)
+	}
+	for _, f := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			msg := fmt.Sprintf("kube-apiserver and etcd not found in %s (%v): run scripts/install-k8s.sh (or install-peers.sh) and set $%s", dir, err, envK8sBin)
+			if os.Getenv(peer.EnvRequirePeers) == "1" {
+				b.Fatal(msg)
+			}
+			b.Skip(msg)
+		}
+	}
+	return dir
+}
+
+// freePort returns a port nothing listens on at the moment.
+func freePort(b testing.TB) int {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a process started by startProcess.
+type proc struct {
+	cmd  *exec.Cmd
+	log  string        // its stdout and stderr
+	done chan struct{} // closed when it has exited
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// startProcess starts cmd with its output in dir/name.log and stops it
+// (SIGINT, then SIGKILL after 20 s) when the benchmark ends.
+func startProcess(b testing.TB, dir, name string, cmd *exec.Cmd) *proc {
+	b.Helper()
+	p := &proc{cmd: cmd, log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	logf, err := os.Create(p.log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start %s: %v", name, err)
+	}
+	go func() { cmd.Wait(); logf.Close(); close(p.done) }()
+	b.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// startKube starts etcd and kube-apiserver (static token, system:masters)
+// and returns a kubeconfig for them once /readyz answers.
+func startKube(b testing.TB) *kube {
+	b.Helper()
+	bin := k8sBinDir(b)
+	dir := b.TempDir()
+	ca := testpki.Issue(b, testpki.Cert{Subject: testpki.Name("bench kube CA"), IsCA: true}, nil)
+	srv := testpki.Issue(b, testpki.Cert{Subject: testpki.Name("kube-apiserver"), KeyType: "ec-256", Modify: func(c *x509.Certificate) {
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		c.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+	}}, ca)
+	saKey := testpki.Key(b, "ec-256", true)
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	caFile := write("ca.crt", testpki.CertsPEM(ca.Cert))
+	const token = "signet-bench-token"
+	tokens := write("tokens.csv", []byte(token+",admin,admin,system:masters\n"))
+	sa := write("sa.key", testpki.KeyPEM(b, saKey))
+	pubDER, err := x509.MarshalPKIXPublicKey(saKey.Public())
+	if err != nil {
+		b.Fatal(err)
+	}
+	saPub := write("sa.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
+
+	etcdPort, peerPort, apiPort := freePort(b), freePort(b), freePort(b)
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+	startProcess(b, dir, "etcd", exec.Command(filepath.Join(bin, "etcd"), "--name", "bench",
+		"--data-dir", filepath.Join(dir, "etcd-data"), "--unsafe-no-fsync",
+		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+		"--initial-cluster", "bench="+peerURL))
+	api := startProcess(b, dir, "kube-apiserver", exec.Command(filepath.Join(bin, "kube-apiserver"),
+		"--etcd-servers="+etcdURL, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(apiPort),
+		"--tls-cert-file="+write("apiserver.crt", testpki.CertsPEM(srv.Cert)),
+		"--tls-private-key-file="+write("apiserver.key", testpki.KeyPEM(b, srv.Key)),
+		"--token-auth-file="+tokens,
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-account-key-file="+saPub, "--service-account-signing-key-file="+sa,
+		"--service-cluster-ip-range=10.0.0.0/24", "--endpoint-reconciler-type=none",
+		"--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount"))
+
+	server := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	kc := write("kubeconfig", fmt.Appendf(nil, `apiVersion: v1
+kind: Config
+clusters:
+- name: bench
+  cluster: {server: %q, certificate-authority: %q}
+users:
+- name: admin
+  user: {token: %q}
+contexts:
+- name: bench
+  context: {cluster: bench, user: admin}
+current-context: bench
+`, server, caFile, token))
+
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	deadline := time.Now().Add(apiserverReadyTimeout)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, server+"/readyz", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if api.exited() || time.Now().After(deadline) {
+			log, _ := os.ReadFile(api.log)
+			b.Fatalf("kube-apiserver not ready (last error %v):\n%s", err, tail(log, 3000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &kube{kubeconfig: kc, client: client}
+}
+
+// namespace creates a namespace with labels.
+func (k *kube) namespace(b testing.TB, name string, labels map[string]string) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := k.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{}); err != nil {
+		b.Fatalf("create namespace %s: %v", name, err)
+	}
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return bytes.TrimSpace(b)
+}
