@@ -97,9 +97,21 @@ type whEnv struct {
 	policy string // --config directory
 	ctx    context.Context
 
-	mu    sync.Mutex
-	repos map[string]*registry.Repository
-	n     int // images pushed so far (distinct names)
+	mu     sync.Mutex
+	repos  map[string]*registry.Repository
+	n      int      // images pushed so far (distinct names)
+	signed []string // pool: images signed with chain, see pool
+}
+
+// pool returns n images (REPOSITORY@DIGEST) signed with the env's chain,
+// the same ones to every caller: those not signed yet are pushed and
+// signed now.
+func (e *whEnv) pool(b testing.TB, n int) []string {
+	b.Helper()
+	if more := n - len(e.signed); more > 0 {
+		e.signed = append(e.signed, e.signImages(b, e.chain.Certs(), e.chain.Leaf.Key, more)...)
+	}
+	return e.signed[:n]
 }
 
 func newWhEnv(b *testing.B) *whEnv {
@@ -271,9 +283,17 @@ func (e *whEnv) startWebhook(b testing.TB, timeout time.Duration, extra ...strin
 // status reads the process's VmRSS and VmHWM (peak RSS) in MiB.
 func (w *webhook) status(b testing.TB) (rss, hwm float64) {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.p.cmd.Process.Pid))
+	rss, hwm, err := w.readStatus()
 	if err != nil {
 		b.Fatal(err)
+	}
+	return rss, hwm
+}
+
+func (w *webhook) readStatus() (rss, hwm float64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -288,7 +308,7 @@ func (w *webhook) status(b testing.TB) (rss, hwm float64) {
 			}
 		}
 	}
-	return rss, hwm
+	return rss, hwm, nil
 }
 
 // cpu returns the CPU time (user + system) the process has used.
@@ -323,9 +343,17 @@ func selfCPU() time.Duration {
 // go_memstats_heap_inuse_bytes, signet_webhook_cache_entries, ...).
 func (w *webhook) metrics(b testing.TB) map[string]float64 {
 	b.Helper()
-	resp, err := w.client.Get(w.url + "/metrics")
+	m, err := w.readMetrics()
 	if err != nil {
 		b.Fatal(err)
+	}
+	return m
+}
+
+func (w *webhook) readMetrics() (map[string]float64, error) {
+	resp, err := w.client.Get(w.url + "/metrics")
+	if err != nil {
+		return nil, err
 	}
 	defer resp.Body.Close()
 	out := map[string]float64{}
@@ -342,10 +370,7 @@ func (w *webhook) metrics(b testing.TB) map[string]float64 {
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		b.Fatal(err)
-	}
-	return out
+	return out, sc.Err()
 }
 
 // answer is one review's fate.

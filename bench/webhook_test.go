@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -152,17 +153,18 @@ func (s summary) report(b *testing.B) {
 // review of the webhook process and of the benchmark process (load
 // generator, TLS client, in-process registry), and the 1-minute load
 // average at the end (the machine is shared).
-func (w *webhook) load(b *testing.B, rate float64, n int, send func(i int) answer) summary {
+func (w *webhook) load(b *testing.B, rate float64, n int, send func(i int) answer) (summary, []answer) {
 	b.Helper()
 	c0, s0 := w.cpu(b), selfCPU()
-	s := summarize(openLoop(rate, n, send), w.timeout)
+	ans := openLoop(rate, n, send)
+	s := summarize(ans, w.timeout)
 	c1, s1 := w.cpu(b), selfCPU()
 	s.report(b)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(ms(c1-c0)/float64(n), "webhook-cpu-ms/review")
 	b.ReportMetric(ms(s1-s0)/float64(n), "bench-cpu-ms/review")
 	b.ReportMetric(loadavg(b), "loadavg-1m")
-	return s
+	return s, ans
 }
 
 // loadavg is the 1-minute load average.
@@ -217,7 +219,7 @@ func BenchmarkWebhook(b *testing.B) {
 		if a := w.post(podReview("prime", warm)); !a.allowed {
 			b.Fatalf("warm images refused: %v %s", a.err, a.message)
 		}
-		s := w.load(b, rate, n, func(i int) answer { return w.post(podReview(fmt.Sprintf("warm-%d", i), warm)) })
+		s, _ := w.load(b, rate, n, func(i int) answer { return w.post(podReview(fmt.Sprintf("warm-%d", i), warm)) })
 		if s.allowed != s.n {
 			b.Errorf("%d of %d reviews not allowed", s.n-s.allowed, s.n)
 		}
@@ -225,14 +227,14 @@ func BenchmarkWebhook(b *testing.B) {
 
 	b.Run("cold-distinct", func(b *testing.B) {
 		start := time.Now()
-		pool := refs(e.reg.Host, e.signImages(b, e.chain.Certs(), e.chain.Leaf.Key, distinct))
+		pool := refs(e.reg.Host, e.pool(b, distinct))
 		setup := time.Since(start)
 		w := e.startWebhook(b, timeout)
 		bodies := make([][]byte, len(pool))
 		for i, img := range pool {
 			bodies[i] = podReview(fmt.Sprintf("cold-%d", i), []string{img})
 		}
-		s := w.load(b, rate, len(pool), func(i int) answer { return w.post(bodies[i]) })
+		s, _ := w.load(b, rate, len(pool), func(i int) answer { return w.post(bodies[i]) })
 		if s.allowed != s.n {
 			b.Errorf("%d of %d reviews not allowed", s.n-s.allowed, s.n)
 		}
@@ -251,9 +253,106 @@ func BenchmarkWebhook(b *testing.B) {
 
 	b.Run("cold-nocache", func(b *testing.B) {
 		w := e.startWebhook(b, timeout, "--cache-ttl", "0s")
-		s := w.load(b, rate, n, func(i int) answer { return w.post(podReview(fmt.Sprintf("nocache-%d", i), warm)) })
+		s, _ := w.load(b, rate, n, func(i int) answer { return w.post(podReview(fmt.Sprintf("nocache-%d", i), warm)) })
 		if s.allowed != s.n {
 			b.Errorf("%d of %d reviews not allowed", s.n-s.allowed, s.n)
 		}
+	})
+
+	// Faults: one-container Pods whose image cannot be verified in the
+	// usual way; every review must be answered within --timeout, a
+	// refusal naming the failed check. goroutines-before is the count
+	// before the run, goroutines-after once every verification started by
+	// the run has ended (--timeout later).
+	faults := e.faults(b, e.pool(b, n))
+	for _, f := range faults {
+		b.Run(f.name, func(b *testing.B) {
+			w := e.startWebhook(b, timeout)
+			before := w.metrics(b)["go_goroutines"]
+			_, ans := w.load(b, rate, n, func(i int) answer { return w.post(podReview(fmt.Sprintf("%s-%d", f.name, i), []string{f.image(i)})) })
+			checkFaultAnswers(b, ans, f.reason)
+			time.Sleep(timeout + time.Second)
+			after := w.metrics(b)["go_goroutines"]
+			b.ReportMetric(before, "goroutines-before")
+			b.ReportMetric(after, "goroutines-after")
+		})
+	}
+
+	// soak: every fault and the warm Pod in turn at the fixed rate for
+	// SIGNET_BENCH_SOAK (30s; 5m for issue 11), the webhook's goroutines
+	// (go_goroutines) and RSS sampled every 10 s. *-start is the sample at
+	// a fifth of the run (connection pools and the cache filled), *-end the
+	// last one during the load; goroutines-drained is the count once the
+	// last verifications have ended.
+	b.Run("soak", func(b *testing.B) {
+		d := envDuration(b, envSoak, 30*time.Second)
+		w := e.startWebhook(b, timeout)
+		if a := w.post(podReview("prime", warm)); !a.allowed {
+			b.Fatalf("warm images refused: %v %s", a.err, a.message)
+		}
+		base := w.metrics(b)["go_goroutines"]
+		type sample struct {
+			at         time.Duration
+			goroutines float64
+			rss        float64
+		}
+		var samples []sample
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		start := time.Now()
+		go func() {
+			defer close(sampled)
+			t := time.NewTicker(10 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					rss, _, err1 := w.readStatus()
+					m, err2 := w.readMetrics()
+					if err := errors.Join(err1, err2); err != nil {
+						b.Errorf("sample: %v", err)
+						continue
+					}
+					samples = append(samples, sample{time.Since(start).Round(time.Second), m["go_goroutines"], rss})
+				}
+			}
+		}()
+		k := len(faults) + 1
+		s, ans := w.load(b, rate, int(rate*d.Seconds()), func(i int) answer {
+			if i%k == len(faults) {
+				return w.post(podReview(fmt.Sprintf("soak-%d", i), warm))
+			}
+			return w.post(podReview(fmt.Sprintf("soak-%d", i), []string{faults[i%k].image(i / k)}))
+		})
+		close(stop)
+		<-sampled
+		for i, a := range ans {
+			if i%k == len(faults) && !a.allowed {
+				b.Errorf("warm Pod refused under faults: %v %s", a.err, a.message)
+				break
+			}
+		}
+		if s.failed > 0 || s.noReason > 0 {
+			b.Errorf("%d reviews not answered, %d refusals without a reason", s.failed, s.noReason)
+		}
+		time.Sleep(timeout + time.Second)
+		drained := w.metrics(b)["go_goroutines"]
+		rss, hwm := w.status(b)
+		for _, x := range samples {
+			b.Logf("at %s: %v goroutines, VmRSS %.1f MiB", x.at, x.goroutines, x.rss)
+		}
+		b.Logf("before the load %v goroutines; drained %v goroutines, VmRSS %.1f MiB, VmHWM %.1f MiB", base, drained, rss, hwm)
+		if len(samples) >= 2 {
+			first, last := samples[len(samples)/5], samples[len(samples)-1]
+			b.ReportMetric(first.goroutines, "goroutines-start")
+			b.ReportMetric(last.goroutines, "goroutines-end")
+			b.ReportMetric(first.rss, "rss-start-MiB")
+			b.ReportMetric(last.rss, "rss-end-MiB")
+		}
+		b.ReportMetric(base, "goroutines-base")
+		b.ReportMetric(drained, "goroutines-drained")
+		b.ReportMetric(hwm, "hwm-MiB")
 	})
 }
