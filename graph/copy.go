@@ -23,8 +23,8 @@ import (
 // CopyOptions.Concurrency is zero.
 const DefaultCopyConcurrency = 5
 
-// arrivalConcurrency is the least number of lookups a verified copy runs
-// at once at the destination (they are small requests).
+// arrivalConcurrency is the least number of lookups and node
+// verifications a verified copy runs at once (they are small requests).
 const arrivalConcurrency = 8
 
 // MaxCopyConcurrency bounds CopyOptions.Concurrency.
@@ -270,7 +270,7 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 		// about to be copied, from memory, and the signature envelopes
 		// from the source.
 		ps := &planSource{src: src, p: p}
-		if err := verifyNodes(ctx, ps, vr.Nodes, func(i int) bool { return i == 0 }, v, EndSource, v.SourceScope, opts.concurrency()); err != nil {
+		if err := verifyNodes(ctx, ps, vr.Nodes, func(i int) bool { return i == 0 }, v, EndSource, v.SourceScope, max(opts.concurrency(), arrivalConcurrency)); err != nil {
 			vr.Refused = true
 			return p, res, err
 		}
@@ -291,7 +291,7 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 		)
 		vr := res.Verification
 		wg.Go(func() {
-			dstErr = verifyNodes(ctx, dst, vr.Nodes, nil, v, EndDestination, v.DestinationScope, opts.concurrency())
+			dstErr = verifyNodes(ctx, dst, vr.Nodes, nil, v, EndDestination, v.DestinationScope, max(opts.concurrency(), arrivalConcurrency))
 		})
 		arrivalErr := checkArrival(ctx, dst, p, res, max(opts.concurrency(), arrivalConcurrency))
 		wg.Wait()
