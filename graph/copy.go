@@ -11,7 +11,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	orasregistry "oras.land/oras-go/v2/registry"
 
@@ -194,8 +193,8 @@ type Verification struct {
 // made to appear in its subject's index (see registry.Repository.Push for
 // how concurrent updates converge).
 //
-// The transfer itself is oras-go's CopyGraph and ExtendedCopyGraph, fed
-// with the graph walked first (each manifest fetched once).
+// The transfer copies the graph walked first (each manifest fetched
+// once), successors before what points to them (transfer.go).
 //
 // With opts.Verify, the graph is verified at the source under the
 // statement of SourceScope before anything is written: the root, and
@@ -327,11 +326,10 @@ func newResult(p *plan) *CopyResult {
 	return res
 }
 
-// transfer runs oras-go's copy: the root's graph first (CopyGraph), then
-// the referrers (ExtendedCopyGraph from the root, whose predecessors are
-// the referrers the walk found, those of the platform manifests included),
-// then makes the referrers listed where the destination keeps its own
-// index.
+// transfer copies the root's graph first, then the referrers the walk
+// found (those of the platform manifests included), each after its
+// subject, then makes the referrers listed where the destination keeps its
+// own index.
 func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opts CopyOptions, res *CopyResult) error {
 	prog := opts.Progress
 	if prog == nil {
@@ -348,39 +346,6 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 		res.Bytes = prog.Bytes.Load()
 	}()
 	conc := opts.concurrency()
-	cg := oras.CopyGraphOptions{
-		Concurrency:      conc,
-		MaxMetadataBytes: MaxMetadataBytes,
-		PostCopy: func(_ context.Context, d ocispec.Descriptor) error {
-			mark(d, StateCopied)
-			return nil
-		},
-		OnCopySkipped: func(_ context.Context, d ocispec.Descriptor) error {
-			mark(d, StatePresent)
-			return nil
-		},
-		OnMounted: func(_ context.Context, d ocispec.Descriptor) error {
-			mark(d, StateMounted)
-			return nil
-		},
-		FindSuccessors: func(ctx context.Context, f content.Fetcher, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-			// The plan's manifests are in memory: no second fetch.
-			if raw, ok := p.raw[d.Digest]; ok {
-				succ, err := successors(d, raw)
-				if err != nil {
-					return nil, err
-				}
-				if n := p.nodes[p.index[d.Digest]]; n.kind == KindReferrer {
-					succ = append([]ocispec.Descriptor{*n.subject}, succ...)
-				}
-				return succ, nil
-			}
-			return content.Successors(ctx, f, d)
-		},
-	}
-	if from := mountSource(src, dst); from != "" {
-		cg.MountFrom = func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{from}, nil }
-	}
 	// Into a registry that keeps its own referrers tag index, referrers are
 	// pushed without touching it, and each subject's index is then updated
 	// once for all its referrers (and converges) below.
@@ -388,24 +353,21 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 	if r, ok := dst.(*registry.Repository); ok {
 		target = deferredIndex{r}
 	}
-	if err := oras.CopyGraph(ctx, ps, target, p.root, cg); err != nil {
+	c := newCopier(ps, target, p, conc, mark)
+	c.mountFrom = mountSource(src, dst)
+	// The root's graph first, then every referrer (each after its
+	// subject).
+	if err := c.copy(ctx, p.root); err != nil {
 		return fmt.Errorf("copy %s: %w", p.root.Digest, err)
 	}
-	tops := p.tops()
-	if len(tops) > 0 {
-		ecg := oras.ExtendedCopyGraphOptions{
-			CopyGraphOptions: cg,
-			Depth:            2,
-			FindPredecessors: func(_ context.Context, _ content.ReadOnlyGraphStorage, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-				if d.Digest == p.root.Digest {
-					// Every referrer nobody refers to: their successors
-					// lead back to the root.
-					return tops, nil
-				}
-				return nil, nil
-			},
+	var referrers []ocispec.Descriptor
+	for _, n := range p.nodes {
+		if n.kind == KindReferrer {
+			referrers = append(referrers, n.desc)
 		}
-		if err := oras.ExtendedCopyGraph(ctx, ps, target, p.root, ecg); err != nil {
+	}
+	if len(referrers) > 0 {
+		if err := c.copyAll(ctx, referrers); err != nil {
 			return fmt.Errorf("copy the referrers of %s: %w", p.root.Digest, err)
 		}
 		if e, ok := dst.(referrerEnsurer); ok {
@@ -438,14 +400,12 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 }
 
 // transferStates records what happened to each node of a plan during a
-// transfer. oras-go may reach one node on several paths: its status
-// tracker keys nodes by media type, digest and size, so a blob listed
-// under two media types (the "{}" config of signatures and of OCI 1.1
-// artifacts) is handled twice, concurrently, and the second phase
-// (ExtendedCopyGraph) finds the first phase's nodes present. The result
-// must not depend on which path reports first: a node transferred by any
-// path in this run is StateCopied, else StateMounted if any path mounted
-// it, else StatePresent (stateRank).
+// transfer. A node may be reached on several paths (a blob listed under
+// two media types: the "{}" config of signatures and of OCI 1.1
+// artifacts); the copier handles each digest once, and should a node be
+// reported twice the result must not depend on which report comes first:
+// a node transferred by any path in this run is StateCopied, else
+// StateMounted if any path mounted it, else StatePresent (stateRank).
 type transferStates struct {
 	mu    sync.Mutex
 	p     *plan

@@ -288,18 +288,6 @@ func (p *plan) totalBytes() int64 {
 	return n
 }
 
-// tops are the referrers nobody refers to: copying each (with its
-// successors, the subject first) copies every referrer.
-func (p *plan) tops() []ocispec.Descriptor {
-	var out []ocispec.Descriptor
-	for _, n := range p.nodes {
-		if n.kind == KindReferrer && len(p.referrers[n.desc.Digest]) == 0 {
-			out = append(out, n.desc)
-		}
-	}
-	return out
-}
-
 // referrersBySubject groups the referrer nodes' listing entries by subject,
 // in walk order.
 func (p *plan) referrersBySubject() (subjects []ocispec.Descriptor, entries map[digest.Digest][]ocispec.Descriptor) {
