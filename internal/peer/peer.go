@@ -1,7 +1,8 @@
 // Package peer finds and runs the programs signet's interoperability tests run against: notation
 // v1.3.2 (the OCI peer), notation v2.0.0-alpha.1 (the blob peer), the CNCF distribution registry and
-// the ORAS CLI v1.3.6, cosign v3.1.3, and containerd v2.4.2 with ctr (Containerd).
-// scripts/install-peers.sh builds them and writes env.sh naming them.
+// the ORAS CLI v1.3.6, cosign v3.1.3, containerd v2.4.2 with ctr (Containerd), kube-apiserver,
+// kubectl v1.37.2 and etcd v3.6.16 (Kubernetes), and helm v4.3.2. scripts/install-peers.sh builds
+// them and writes env.sh naming them.
 //
 // A peer's path comes from its environment variable (SIGNET_NOTATION, SIGNET_NOTATION2,
 // SIGNET_REGISTRY, SIGNET_ORAS), else from the cache install-peers.sh builds into
@@ -33,6 +34,12 @@ const (
 	// ContainerdVersion is containerd's (and ctr's), built with the CRI plugin by
 	// scripts/install-containerd.sh, which install-peers.sh calls.
 	ContainerdVersion = "v2.4.2"
+	// KubernetesVersion is kube-apiserver's and kubectl's, and EtcdVersion etcd's, built by
+	// scripts/install-k8s.sh, which install-peers.sh calls.
+	KubernetesVersion = "v1.37.2"
+	EtcdVersion       = "v3.6.16"
+	// HelmVersion is helm's, pinned by tools/helm/go.mod.
+	HelmVersion = "v4.3.2"
 )
 
 // Environment variables read by this package.
@@ -44,6 +51,8 @@ const (
 	EnvCosign       = "SIGNET_COSIGN"         // path of cosign v3.1.3
 	EnvPeers        = "SIGNET_PEERS"          // cache directory of install-peers.sh
 	EnvContainerd   = "SIGNET_CONTAINERD_BIN" // directory holding containerd and ctr
+	EnvKubernetes   = "SIGNET_K8S_BIN"        // directory holding kube-apiserver, kubectl and etcd
+	EnvHelm         = "SIGNET_HELM"           // path of helm v4.3.2
 	EnvCICache      = "SIGNET_CI_CACHE"       // parent of the peers cache and of containerd-<version>
 	EnvRequirePeers = "SIGNET_REQUIRE_PEERS"  // "1": a missing peer fails the test instead of skipping it
 )
@@ -103,25 +112,60 @@ func Cosign(t testing.TB) string {
 // SIGNET_REQUIRE_PEERS=1.
 func Containerd(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv(EnvContainerd)
+	return findDir(t, dirProgram{EnvContainerd, "containerd-" + ContainerdVersion, "containerd " + ContainerdVersion,
+		[]string{"containerd", "ctr"}, "scripts/install-containerd.sh"})
+}
+
+// Kubernetes returns the directory holding kube-apiserver and kubectl KubernetesVersion and etcd
+// EtcdVersion: $SIGNET_K8S_BIN, else ${SIGNET_CI_CACHE:-$HOME/.cache/signet-ci}/k8s-<version>, where
+// scripts/install-k8s.sh builds them. A missing one skips the test, or fails it when
+// SIGNET_REQUIRE_PEERS=1.
+func Kubernetes(t testing.TB) string {
+	t.Helper()
+	return findDir(t, dirProgram{EnvKubernetes, "k8s-" + KubernetesVersion, "kube-apiserver " + KubernetesVersion + " and etcd " + EtcdVersion,
+		[]string{"kube-apiserver", "kubectl", "etcd"}, "scripts/install-k8s.sh"})
+}
+
+// Helm returns the path of helm HelmVersion.
+func Helm(t testing.TB) string {
+	t.Helper()
+	return find(t, program{EnvHelm, "helm-" + HelmVersion, "helm", HelmVersion})
+}
+
+// dirProgram is a set of binaries installed together into one directory below the CI cache.
+type dirProgram struct {
+	env       string   // environment variable naming the directory
+	dir       string   // directory under ciCache(), <name>-<version>
+	what      string   // for messages
+	files     []string // binaries the directory must hold
+	installer string   // the script that builds them
+}
+
+func findDir(t testing.TB, p dirProgram) string {
+	t.Helper()
+	dir := os.Getenv(p.env)
 	if dir != "" {
-		for _, f := range []string{"containerd", "ctr"} {
+		for _, f := range p.files {
 			if err := executable(filepath.Join(dir, f)); err != nil {
-				t.Fatalf("%s=%s: %s: %v", EnvContainerd, dir, f, err)
+				t.Fatalf("%s=%s: %s: %v", p.env, dir, f, err)
 				return ""
 			}
 		}
 		return dir
 	}
-	msg := fmt.Sprintf("containerd %s not found: $%s is unset", ContainerdVersion, EnvContainerd)
+	msg := fmt.Sprintf("%s not found: $%s is unset", p.what, p.env)
 	if base := ciCache(); base != "" {
-		dir = filepath.Join(base, "containerd-"+ContainerdVersion)
-		if executable(filepath.Join(dir, "containerd")) == nil && executable(filepath.Join(dir, "ctr")) == nil {
+		dir = filepath.Join(base, p.dir)
+		all := true
+		for _, f := range p.files {
+			all = all && executable(filepath.Join(dir, f)) == nil
+		}
+		if all {
 			return dir
 		}
-		msg += " and " + dir + " does not hold containerd and ctr"
+		msg += " and " + dir + " does not hold " + strings.Join(p.files, ", ")
 	}
-	msg += "; run scripts/install-peers.sh (or scripts/install-containerd.sh) and source the env.sh it writes"
+	msg += "; run scripts/install-peers.sh (or " + p.installer + ") and source the env.sh it writes"
 	if os.Getenv(EnvRequirePeers) == "1" {
 		t.Fatalf("%s (%s=1)", msg, EnvRequirePeers)
 		return ""

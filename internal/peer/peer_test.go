@@ -45,6 +45,7 @@ func TestFind(t *testing.T) {
 		{"notation", Notation, EnvNotation, "notation-v1.3.2/notation"},
 		{"notation2", Notation2, EnvNotation2, "notation-v2.0.0-alpha.1/notation"},
 		{"registry", Registry, EnvRegistry, "registry-v3.1.0/registry"},
+		{"helm", Helm, EnvHelm, "helm-v4.3.2/helm"},
 	}
 	const (
 		fromEnv   = "env"
@@ -226,6 +227,9 @@ func TestVersionsMatchInstaller(t *testing.T) {
 		{name: "oras", file: "../../tools/oras/go.mod", key: "oras.land/oras", want: OrasVersion},
 		{name: "cosign", file: "../../tools/cosign/go.mod", key: "github.com/sigstore/cosign/v3", want: CosignVersion},
 		{name: "containerd", file: "../../scripts/install-peers.sh", key: "CONTAINERD_VERSION", want: ContainerdVersion},
+		{name: "kubernetes", file: "../../scripts/install-peers.sh", key: "K8S_VERSION", want: KubernetesVersion},
+		{name: "etcd", file: "../../scripts/install-peers.sh", key: "ETCD_VERSION", want: EtcdVersion},
+		{name: "helm", file: "../../tools/helm/go.mod", key: "helm.sh/helm/v4", want: HelmVersion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -267,6 +271,10 @@ func TestPeersReportVersion(t *testing.T) {
 		// go install leaves the version's build metadata "+unknown".
 		{name: "containerd", find: func(t testing.TB) string { return filepath.Join(Containerd(t), "containerd") }, args: []string{"--version"}, want: " " + strings.TrimPrefix(ContainerdVersion, "v") + "+"},
 		{name: "ctr", find: func(t testing.TB) string { return filepath.Join(Containerd(t), "ctr") }, args: []string{"--version"}, want: " " + strings.TrimPrefix(ContainerdVersion, "v") + "+"},
+		{name: "kube-apiserver", find: func(t testing.TB) string { return filepath.Join(Kubernetes(t), "kube-apiserver") }, args: []string{"--version"}, want: "Kubernetes " + KubernetesVersion},
+		{name: "kubectl", find: func(t testing.TB) string { return filepath.Join(Kubernetes(t), "kubectl") }, args: []string{"version", "--client"}, want: "Client Version: " + KubernetesVersion},
+		{name: "etcd", find: func(t testing.TB) string { return filepath.Join(Kubernetes(t), "etcd") }, args: []string{"--version"}, want: "etcd Version: " + strings.TrimPrefix(EtcdVersion, "v")},
+		{name: "helm", find: Helm, args: []string{"version"}, want: HelmVersion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -282,59 +290,84 @@ func TestPeersReportVersion(t *testing.T) {
 	}
 }
 
-// TestContainerd: the containerd directory comes from $SIGNET_CONTAINERD_BIN (both binaries must be
-// there), else from ${SIGNET_CI_CACHE}/containerd-<version>; missing skips, or fails when required.
-func TestContainerd(t *testing.T) {
+// TestFindDir: the containerd and Kubernetes directories come from their variable
+// ($SIGNET_CONTAINERD_BIN, $SIGNET_K8S_BIN; every binary must be there), else from
+// ${SIGNET_CI_CACHE}/<name>-<version>; missing skips, or fails when required.
+func TestFindDir(t *testing.T) {
+	peers := []struct {
+		name      string
+		find      func(testing.TB) string
+		env       string
+		cache     string // directory under the CI cache
+		files     []string
+		installer string
+	}{
+		{"containerd", Containerd, EnvContainerd, "containerd-" + ContainerdVersion, []string{"containerd", "ctr"}, "scripts/install-containerd.sh"},
+		{"kubernetes", Kubernetes, EnvKubernetes, "k8s-" + KubernetesVersion, []string{"kube-apiserver", "kubectl", "etcd"}, "scripts/install-k8s.sh"},
+	}
+	all, first := []string{"all"}, []string{"first"} // markers: every binary, or all but the last
 	tests := []struct {
 		name    string
-		env     []string // binaries written into the directory $SIGNET_CONTAINERD_BIN names; nil: unset
-		cache   []string // binaries written into the cache directory
+		env     []string // all, first or nil (unset)
+		cache   []string
 		require string
 		fromEnv bool
 		fromCI  bool
-		fatal   string
+		fatal   string // "LAST" stands for the last binary's name
 		skip    string
 	}{
-		{name: "env dir wins over cache", env: []string{"containerd", "ctr"}, cache: []string{"containerd", "ctr"}, fromEnv: true},
-		{name: "env dir without ctr fails", env: []string{"containerd"}, cache: []string{"containerd", "ctr"}, fatal: "ctr"},
-		{name: "cache when env unset", cache: []string{"containerd", "ctr"}, fromCI: true},
-		{name: "cache without ctr and required fails", cache: []string{"containerd"}, require: "1", fatal: "does not hold containerd and ctr"},
-		{name: "missing and not required skips", skip: "scripts/install-containerd.sh"},
+		{name: "env dir wins over cache", env: all, cache: all, fromEnv: true},
+		{name: "env dir missing a binary fails", env: first, cache: all, fatal: "LAST"},
+		{name: "cache when env unset", cache: all, fromCI: true},
+		{name: "cache missing a binary and required fails", cache: first, require: "1", fatal: "does not hold"},
+		{name: "missing and not required skips", skip: "INSTALLER"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			ci := filepath.Join(dir, "ci")
-			t.Setenv(EnvCICache, ci)
-			t.Setenv(EnvRequirePeers, tc.require)
-			t.Setenv(EnvContainerd, "")
-			envDir := filepath.Join(dir, "env")
-			if tc.env != nil {
-				t.Setenv(EnvContainerd, envDir)
-				for _, b := range tc.env {
-					writeFile(t, filepath.Join(envDir, b), "#!/bin/sh\n", 0o755)
+	for _, p := range peers {
+		for _, tc := range tests {
+			t.Run(p.name+"/"+tc.name, func(t *testing.T) {
+				files := func(which []string) []string {
+					switch {
+					case which == nil:
+						return nil
+					case which[0] == "first":
+						return p.files[:len(p.files)-1]
+					}
+					return p.files
 				}
-			}
-			cacheDir := filepath.Join(ci, "containerd-"+ContainerdVersion)
-			for _, b := range tc.cache {
-				writeFile(t, filepath.Join(cacheDir, b), "#!/bin/sh\n", 0o755)
-			}
-			f := &fakeTB{TB: t}
-			got := Containerd(f)
-			want := ""
-			if tc.fromEnv {
-				want = envDir
-			} else if tc.fromCI {
-				want = cacheDir
-			}
-			if got != want {
-				t.Errorf("Containerd() = %q, want %q", got, want)
-			}
-			for _, c := range []struct{ what, msg, want string }{{"Fatalf", f.fatal, tc.fatal}, {"Skip", f.skip, tc.skip}} {
-				if c.want == "" && c.msg != "" || c.want != "" && !strings.Contains(c.msg, c.want) {
-					t.Errorf("%s message = %q, want one containing %q", c.what, c.msg, c.want)
+				dir := t.TempDir()
+				ci := filepath.Join(dir, "ci")
+				t.Setenv(EnvCICache, ci)
+				t.Setenv(EnvRequirePeers, tc.require)
+				t.Setenv(p.env, "")
+				envDir := filepath.Join(dir, "env")
+				if tc.env != nil {
+					t.Setenv(p.env, envDir)
+					for _, b := range files(tc.env) {
+						writeFile(t, filepath.Join(envDir, b), "#!/bin/sh\n", 0o755)
+					}
 				}
-			}
-		})
+				cacheDir := filepath.Join(ci, p.cache)
+				for _, b := range files(tc.cache) {
+					writeFile(t, filepath.Join(cacheDir, b), "#!/bin/sh\n", 0o755)
+				}
+				f := &fakeTB{TB: t}
+				got := p.find(f)
+				want := ""
+				if tc.fromEnv {
+					want = envDir
+				} else if tc.fromCI {
+					want = cacheDir
+				}
+				if got != want {
+					t.Errorf("%s() = %q, want %q", p.name, got, want)
+				}
+				r := strings.NewReplacer("LAST", p.files[len(p.files)-1], "INSTALLER", p.installer)
+				for _, c := range []struct{ what, msg, want string }{{"Fatalf", f.fatal, r.Replace(tc.fatal)}, {"Skip", f.skip, r.Replace(tc.skip)}} {
+					if c.want == "" && c.msg != "" || c.want != "" && !strings.Contains(c.msg, c.want) {
+						t.Errorf("%s message = %q, want one containing %q", c.what, c.msg, c.want)
+					}
+				}
+			})
+		}
 	}
 }
