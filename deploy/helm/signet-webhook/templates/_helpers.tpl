@@ -16,7 +16,7 @@
 matchExpressions:
   - key: kubernetes.io/metadata.name
     operator: NotIn
-    values: {{ concat .Values.excludedNamespaces (list .Release.Namespace) | uniq | toJson }}
+    values: {{ concat (list "kube-system" .Release.Namespace) .Values.excludedNamespaces | uniq | toJson }}
 {{- end -}}
 {{- define "signet-webhook.policyConfigMap" -}}
 apiVersion: v1
