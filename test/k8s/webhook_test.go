@@ -20,6 +20,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -199,12 +200,63 @@ func TestWebhook(t *testing.T) {
 		}
 	})
 
+	t.Run("CronJob with an unsigned job template image is refused", func(t *testing.T) {
+		_, err := e.client.BatchV1().CronJobs(nsEnforce).Create(ctx, cronJob("nightly", e.img.unsigned), metav1.CreateOptions{})
+		expectRefused(t, err, fmt.Sprintf("image %q", e.img.unsigned), "signature check failed")
+	})
+
+	t.Run("CronJob with a signed job template image is admitted and pinned", func(t *testing.T) {
+		if _, err := e.client.BatchV1().CronJobs(nsEnforce).Create(ctx, cronJob("nightly", e.img.signed2Tag), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("CronJob refused: %v", err)
+		}
+		got, err := e.c.client.BatchV1().CronJobs(nsEnforce).Get(ctx, "nightly", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img := got.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image; img != e.img.repo+"@"+e.img.signed2Digest {
+			t.Errorf("stored job template image %q, want %q", img, e.img.repo+"@"+e.img.signed2Digest)
+		}
+	})
+
+	// kubectl debug's path: the pods/ephemeralcontainers subresource.
+	t.Run("ephemeral container with an unsigned image is refused", func(t *testing.T) {
+		err := e.addEphemeral(t, "signed-digest", "debug-unsigned", e.img.unsigned)
+		expectRefused(t, err, fmt.Sprintf("image %q", e.img.unsigned), "signature check failed")
+	})
+
+	t.Run("ephemeral container with a signed image is admitted and pinned", func(t *testing.T) {
+		if err := e.addEphemeral(t, "signed-digest", "debug-signed", e.img.signedTag); err != nil {
+			t.Fatalf("ephemeral container refused: %v", err)
+		}
+		got, err := e.c.client.CoreV1().Pods(nsEnforce).Get(ctx, "signed-digest", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var imgs []string
+		for _, c := range got.Spec.EphemeralContainers {
+			imgs = append(imgs, c.Name+"="+c.Image)
+		}
+		if want := []string{"debug-signed=" + e.img.repo + "@" + e.img.signedDigest}; !slices.Equal(imgs, want) {
+			t.Errorf("ephemeral containers %q, want %q", imgs, want)
+		}
+	})
+
 	t.Run("registry down refuses", func(t *testing.T) {
 		// Up: admitted (the down registry's image is fine).
 		e.createPod(t, nsEnforce, "down-before", e.downTag)
 		e.down.Close()
 		// The tag must be resolved again, and the registry does not answer.
 		e.refusePod(t, nsEnforce, e.downTag, fmt.Sprintf("image %q", e.downTag), `policy set "default"`, "registry check failed")
+		// An UPDATE that changes no image is not verified again: labelling
+		// the running Pod does not fail because its registry is down.
+		pod, err := e.c.client.CoreV1().Pods(nsEnforce).Get(ctx, "down-before", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod.Labels = map[string]string{"relabelled": "yes"}
+		if _, err := e.client.CoreV1().Pods(nsEnforce).Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
+			t.Errorf("relabelling a Pod whose registry is down was refused: %v", err)
+		}
 	})
 }
 
@@ -320,7 +372,7 @@ func registerWebhook(t *testing.T, c *cluster, url string, mutating bool) {
 		}}
 	}
 	rules := []admissionregistrationv1.RuleWithOperations{
-		rule("", "pods"),
+		rule("", "pods", "pods/ephemeralcontainers"),
 		rule("apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
 		rule("batch", "jobs", "cronjobs"),
 	}
@@ -443,6 +495,37 @@ func podWith(name, image string) *corev1.Pod {
 		meta.GenerateName = "refused-"
 	}
 	return &corev1.Pod{ObjectMeta: meta, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}}}
+}
+
+// addEphemeral adds an ephemeral container running image to the Pod name in
+// nsEnforce, as kubectl debug does.
+func (e *webhookEnv) addEphemeral(t *testing.T, pod, name, image string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), callTimeout)
+	defer cancel()
+	p, err := e.c.client.CoreV1().Pods(nsEnforce).Get(ctx, pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, corev1.EphemeralContainer{
+		EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: name, Image: image, TerminationMessagePolicy: corev1.TerminationMessageReadFile},
+	})
+	_, err = e.client.CoreV1().Pods(nsEnforce).UpdateEphemeralContainers(ctx, pod, p, metav1.UpdateOptions{})
+	return err
+}
+
+// cronJob is a CronJob whose job template runs image.
+func cronJob(name, image string) *batchv1.CronJob {
+	return &batchv1.CronJob{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: batchv1.CronJobSpec{
+			Schedule: "0 3 * * *",
+			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "job", Image: image}},
+			}}}},
+		},
+	}
 }
 
 // deployment is a Deployment whose template runs one container per image.
