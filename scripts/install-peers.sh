@@ -13,16 +13,21 @@
 #   containerd v2.4.2       containerd + ctr with the CRI plugin, for the containerd image-verifier
 #                           e2e test; built by scripts/install-containerd.sh into
 #                           ${SIGNET_CI_CACHE:-$HOME/.cache/signet-ci}/containerd-v2.4.2/ (about 3 min cold)
-#   kube-apiserver, kubectl v1.37.2 and etcd v3.6.16 (scripts/install-k8s.sh), for the admission
-#                           webhook's e2e test, only with SIGNET_WITH_K8S=1; SIGNET_K8S_BIN names their directory
+#   kube-apiserver, kubectl v1.37.2 and etcd v3.6.16, for the admission webhook's e2e test
+#                           (test/k8s); built by scripts/install-k8s.sh into
+#                           ${SIGNET_CI_CACHE:-$HOME/.cache/signet-ci}/k8s-v1.37.2/ (about 10 min cold);
+#                           SIGNET_WITH_K8S=0 skips them (the e2e test then skips, or fails in CI)
+#   helm v4.3.2             renders and lints deploy/helm/signet-webhook for the e2e test's
+#                           server-side dry-run; version pinned by tools/helm/go.mod
 #   apt packages            the system tools the tests use, when a command is missing (gcc,
 #                           openssl, softhsm2, opensc)
 #
 # Each binary is built once into ${SIGNET_PEERS:-$HOME/.cache/signet-ci/peers}/<name>-<version>/ and
 # reused while that directory holds it, so a warm machine spends no time here. The script then writes
 # ${SIGNET_PEERS}/env.sh, which exports SIGNET_NOTATION, SIGNET_NOTATION2, SIGNET_REGISTRY,
-# SIGNET_ORAS, SIGNET_COSIGN and SIGNET_CONTAINERD_BIN (the directory holding containerd and ctr); with
-# BIN_DIR it also links notation, notation2, registry, oras and cosign into BIN_DIR.
+# SIGNET_ORAS, SIGNET_COSIGN, SIGNET_HELM, SIGNET_CONTAINERD_BIN (the directory holding containerd and
+# ctr) and SIGNET_K8S_BIN (the directory holding kube-apiserver, kubectl and etcd); with BIN_DIR it
+# also links notation, notation2, registry, oras, cosign and helm into BIN_DIR.
 #
 # The shared peers directory is $SIGNET_SHARED_PEERS, else <repo>/../shared/peers, else
 # /work/shared/peers. Concurrent runs serialise on a lock in the cache directory.
@@ -34,6 +39,8 @@ BIN_DIR=${1:-}
 
 NOTATION2_VERSION=v2.0.0-alpha.1
 CONTAINERD_VERSION=v2.4.2
+K8S_VERSION=v1.37.2
+ETCD_VERSION=v3.6.16
 
 log() { printf 'install-peers: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -123,6 +130,7 @@ notation_version=$(module_version "$REPO/tools" github.com/notaryproject/notatio
 registry_version=$(module_version "$REPO/tools/registry" github.com/distribution/distribution/v3)
 oras_version=$(module_version "$REPO/tools/oras" oras.land/oras)
 cosign_version=$(module_version "$REPO/tools/cosign" github.com/sigstore/cosign/v3)
+helm_version=$(module_version "$REPO/tools/helm" helm.sh/helm/v4)
 
 build_notation() {
 	(cd "$REPO/tools" && go build -trimpath -o "$OUT" github.com/notaryproject/notation/cmd/notation)
@@ -135,6 +143,10 @@ build_oras() {
 }
 build_cosign() {
 	(cd "$REPO/tools/cosign" && go build -trimpath -o "$OUT" github.com/sigstore/cosign/v3/cmd/cosign)
+}
+build_helm() {
+	# helm's version string is set by its Makefile's ldflags; without them it is its source default.
+	(cd "$REPO/tools/helm" && go build -trimpath -ldflags "-X helm.sh/helm/v4/internal/version.version=$helm_version" -o "$OUT" helm.sh/helm/v4/cmd/helm)
 }
 build_notation2() {
 	local shared
@@ -149,14 +161,15 @@ notation2=$(build notation "$NOTATION2_VERSION" notation build_notation2)
 registry=$(build registry "$registry_version" registry build_registry)
 oras=$(build oras "$oras_version" oras build_oras)
 cosign=$(build cosign "$cosign_version" cosign build_cosign)
+helm=$(build helm "$helm_version" helm build_helm)
 containerd_bin=$("$REPO/scripts/install-containerd.sh" "$CONTAINERD_VERSION") || die "containerd $CONTAINERD_VERSION: install-containerd.sh failed"
 # kube-apiserver, kubectl and etcd for the admission webhook's end-to-end test (install-k8s.sh:
 # about 10 min of CPU cold, nothing warm), in a sibling directory keyed by the Kubernetes version.
-# Opt-in (SIGNET_WITH_K8S=1) until that test exists: no test uses them yet, and a cold CI run
-# should not pay ten minutes for nothing.
+# SIGNET_WITH_K8S=0 skips them on a machine that will not run that test.
 k8s_bin=
-if [ "${SIGNET_WITH_K8S:-0}" = 1 ]; then
-	k8s_bin=$(SIGNET_CI_CACHE=${SIGNET_CI_CACHE:-$(dirname "$PEERS")} "$REPO/scripts/install-k8s.sh") || die "kube-apiserver/etcd: install-k8s.sh failed"
+if [ "${SIGNET_WITH_K8S:-1}" != 0 ]; then
+	k8s_bin=$(SIGNET_CI_CACHE=${SIGNET_CI_CACHE:-$(dirname "$PEERS")} K8S_VERSION=$K8S_VERSION ETCD_VERSION=$ETCD_VERSION \
+		"$REPO/scripts/install-k8s.sh") || die "kube-apiserver/etcd: install-k8s.sh failed"
 fi
 
 env_file="$PEERS/env.sh"
@@ -167,6 +180,7 @@ env_file="$PEERS/env.sh"
 	printf 'export SIGNET_REGISTRY=%q\n' "$registry"
 	printf 'export SIGNET_ORAS=%q\n' "$oras"
 	printf 'export SIGNET_COSIGN=%q\n' "$cosign"
+	printf 'export SIGNET_HELM=%q\n' "$helm"
 	printf 'export SIGNET_CONTAINERD_BIN=%q\n' "$containerd_bin"
 	printf 'export SIGNET_K8S_BIN=%q\n' "$k8s_bin"
 } >"$env_file.tmp"
@@ -179,7 +193,8 @@ if [ -n "$BIN_DIR" ]; then
 	ln -sfn "$registry" "$BIN_DIR/registry"
 	ln -sfn "$oras" "$BIN_DIR/oras"
 	ln -sfn "$cosign" "$BIN_DIR/cosign"
-	log "linked notation, notation2, registry, oras and cosign into $BIN_DIR"
+	ln -sfn "$helm" "$BIN_DIR/helm"
+	log "linked notation, notation2, registry, oras, cosign and helm into $BIN_DIR"
 fi
 
 log "wrote $env_file"
