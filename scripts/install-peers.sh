@@ -146,7 +146,7 @@ build_cosign() {
 }
 build_helm() {
 	# helm's version string is set by its Makefile's ldflags; without them it is its source default.
-	(cd "$REPO/tools/helm" && go build -trimpath -ldflags "-X helm.sh/helm/v4/internal/version.version=$helm_version" -o "$OUT" helm.sh/helm/v4/cmd/helm)
+	(cd "$REPO/tools/helm" && go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$helm_version" -o "$OUT" helm.sh/helm/v4/cmd/helm)
 }
 build_notation2() {
 	local shared
