@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -170,6 +171,50 @@ func TestWebhook(t *testing.T) {
 		}
 	})
 
+	t.Run("audit mode: kubectl prints the warning", func(t *testing.T) {
+		manifest := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata: {name: audit-kubectl, namespace: %s}\nspec:\n  containers: [{name: app, image: %q}]\n", nsAudit, e.img.tampered)
+		stdout, stderr, err := e.c.kubectl(t, []byte(manifest), "create", "-f", "-")
+		if err != nil {
+			t.Fatalf("kubectl create: %v\n%s%s", err, stdout, stderr)
+		}
+		want := fmt.Sprintf(`Warning: signet audit: image %q`, e.img.tampered)
+		if !strings.Contains(stderr, want) || !strings.Contains(stderr, "integrity check failed") {
+			t.Errorf("kubectl's stderr does not hold %q and the failed check:\n%s", want, stderr)
+		}
+	})
+
+	// A namespace made or relabelled while the webhook runs: it is read
+	// directly, then followed by the webhook's namespace watch.
+	t.Run("namespace created and relabelled while the webhook runs", func(t *testing.T) {
+		const ns = "e2e-late"
+		if _, err := e.c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		e.refusePod(t, ns, e.img.untrusted, `policy set "default"`, "authenticity check failed")
+		got, err := e.c.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Labels["signet.dev/policy-set"] = "other"
+		if _, err := e.c.client.CoreV1().Namespaces().Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The watch delivers the label a moment later.
+		const wait = 15 * time.Second
+		deadline := time.Now().Add(wait)
+		for {
+			_, err := e.client.CoreV1().Pods(ns).Create(ctx, podWith("", e.img.untrusted), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the policy-set label was not applied within %s: %v", wait, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		e.createPod(t, ns, "late-other", e.img.untrusted)
+	})
+
 	t.Run("kube-system is not sent to the webhook", func(t *testing.T) {
 		e.createPod(t, "kube-system", "unsigned", e.img.unsigned)
 	})
@@ -258,6 +303,59 @@ func TestWebhook(t *testing.T) {
 			t.Errorf("relabelling a Pod whose registry is down was refused: %v", err)
 		}
 	})
+
+	t.Run("metrics count what the API server asked", func(t *testing.T) {
+		metrics := e.metrics(t)
+		for _, want := range []string{
+			`signet_webhook_admission_requests_total{endpoint="validate",result="allowed"}`,
+			`signet_webhook_admission_requests_total{endpoint="validate",result="denied"}`,
+			`signet_webhook_admission_requests_total{endpoint="mutate",result="denied"}`,
+			`signet_webhook_admission_requests_total{endpoint="mutate",result="warned"}`,
+			`signet_webhook_verifications_total{outcome="trusted",policy_set="other"}`,
+			`signet_webhook_verifications_total{outcome="not_trusted",policy_set="default"}`,
+			`signet_webhook_cache_hits_total`,
+			`signet_webhook_registry_errors_total`,
+		} {
+			if v, ok := metrics[want]; !ok || v <= 0 {
+				t.Errorf("metric %s = %v (present %v), want above 0", want, v, ok)
+			}
+		}
+	})
+}
+
+// metrics scrapes the webhook's /metrics: value by series (name{labels}).
+func (e *webhookEnv) metrics(t *testing.T) map[string]float64 {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(e.c.pki.caCert)
+	hc := &http.Client{Timeout: callTimeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Get(e.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s, %v", resp.Status, err)
+	}
+	out := map[string]float64{}
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
 }
 
 // setupWebhook starts the cluster, a distribution registry with the test's
@@ -339,7 +437,13 @@ func startWebhook(t *testing.T, c *cluster, defaultSet string, sets map[string]s
 		url := "https://" + addr
 		lastErr = p.waitReady(webhookStartTimeout, func() bool { return httpOK(hc, url+"/readyz") })
 		if lastErr == nil {
+			// Registered after startProcess's stop, so it runs first:
+			// SIGTERM must end in a clean shutdown (exit 0).
 			t.Cleanup(func() {
+				p.stop(t)
+				if p.err != nil {
+					t.Errorf("signet-webhook did not shut down cleanly on SIGTERM: %v", p.err)
+				}
 				if t.Failed() {
 					t.Logf("signet-webhook log:\n%s", p.logTail())
 				}
