@@ -66,17 +66,27 @@ func fixtureSBOMs(f *fixture) (signed ocispec.Descriptor, unsigned []ocispec.Des
 // TestCopyVerifyGraph (issue 10 item 4): a verified copy verifies every
 // signed manifest of the graph at both ends (the index, the 4 platform
 // manifests, the signed SBOM), each by its own signatures, and reports
-// the unsigned SBOMs and scan report without failing; into registries
-// with and without the referrers API and a layout.
+// the unsigned SBOMs and scan report without failing; from and into
+// registries with and without the referrers API and layouts.
 func TestCopyVerifyGraph(t *testing.T) {
 	k := newKeys(t)
-	for _, dst := range []endpoint{ggcrEndpoint(true), ggcrEndpoint(false), distributionEndpoint, layoutEndpoint} {
-		t.Run(dst.name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		src, dst endpoint
+	}{
+		{"referrers API to referrers API", ggcrEndpoint(true), ggcrEndpoint(true)},
+		{"referrers API to tag schema (ggcr)", ggcrEndpoint(true), ggcrEndpoint(false)},
+		{"referrers API to distribution", ggcrEndpoint(true), distributionEndpoint},
+		{"referrers API to layout", ggcrEndpoint(true), layoutEndpoint},
+		{"distribution to referrers API", distributionEndpoint, ggcrEndpoint(true)},
+		{"layout to tag schema (ggcr)", layoutEndpoint, ggcrEndpoint(false)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			src := ggcrEndpoint(true).open(t, "build/app")
+			src := tc.src.open(t, "build/app")
 			f := buildFixture(t, src, k, "app")
 			signedSBOM, unsigned := fixtureSBOMs(f)
-			d := dst.open(t, "prod/app")
+			d := tc.dst.open(t, "prod/app")
 			res, err := graph.Copy(ctx, src, "v1", d, graph.CopyOptions{Recursive: true, Verify: copyVerify(t, k, false)})
 			if err != nil {
 				t.Fatal(err)
