@@ -10,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -69,6 +70,9 @@ type webhookEnv struct {
 	down                *httptest.Server
 	downTag, downDigest string
 	url                 string // signet-webhook's https://127.0.0.1:PORT
+	// acme and other are the configuration directories of the two keys,
+	// the default policy set and the set "other".
+	acme, other *testsign.Config
 }
 
 // TestWebhook runs signet-webhook behind a real kube-apiserver: Pods and
@@ -304,6 +308,47 @@ func TestWebhook(t *testing.T) {
 		}
 	})
 
+	// Last: it changes the set "other". Its files are re-read (every 5 s)
+	// without a restart, and its cached verdicts go with the old contents.
+	t.Run("policy set files changed on disk apply without a restart", func(t *testing.T) {
+		// Admitted (and cached) under the set as it is.
+		e.createPod(t, nsOther, "reload-before", e.img.untrusted)
+		// Replace the set's trust store: it now holds acme's root, not
+		// other's, as an edited ConfigMap would.
+		store := filepath.Join(e.other.Dir, "truststore", "x509", "ca", "other")
+		old, err := filepath.Glob(filepath.Join(store, "*"))
+		if err != nil || len(old) == 0 {
+			t.Fatalf("the set's trust store %s holds %q (%v)", store, old, err)
+		}
+		acmeCerts, err := filepath.Glob(filepath.Join(e.acme.Dir, "truststore", "x509", "ca", "acme", "*"))
+		if err != nil || len(acmeCerts) != 1 {
+			t.Fatalf("acme's trust store holds %q (%v)", acmeCerts, err)
+		}
+		pem, err := os.ReadFile(acmeCerts[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(store, "acme-root.crt"), pem, 0o600)
+		for _, f := range old {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const wait = 20 * time.Second
+		deadline := time.Now().Add(wait)
+		for {
+			_, err := e.client.CoreV1().Pods(nsOther).Create(ctx, podWith("", e.img.untrusted), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			if err != nil {
+				expectRefused(t, err, fmt.Sprintf("image %q", e.img.untrusted), `policy set "other"`, "authenticity check failed")
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the changed set was not applied within %s", wait)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	})
+
 	t.Run("metrics count what the API server asked", func(t *testing.T) {
 		metrics := e.metrics(t)
 		for _, want := range []string{
@@ -319,6 +364,10 @@ func TestWebhook(t *testing.T) {
 			if v, ok := metrics[want]; !ok || v <= 0 {
 				t.Errorf("metric %s = %v (present %v), want above 0", want, v, ok)
 			}
+		}
+		// Loaded at start and again after the change above.
+		if v := metrics[`signet_webhook_policy_set_loads_total{policy_set="other",result="ok"}`]; v < 2 {
+			t.Errorf("the set \"other\" was loaded %v times, want 2 or more", v)
 		}
 	})
 }
@@ -371,6 +420,7 @@ func setupWebhook(t *testing.T) *webhookEnv {
 	reg := testregistry.Distribution(t, testregistry.DistributionOptions{})
 	acme := testsign.NewConfig(t, "acme", "*")
 	other := testsign.NewConfig(t, "other", "*")
+	e.acme, e.other = acme, other
 	repo := repository(t, reg.Ref("e2e/app"))
 	push := func(name, tag string) ocispec.Descriptor { return testregistry.PushImage(t, repo, name, tag) }
 	ref := func(d ocispec.Descriptor) string { return reg.Ref("e2e/app@" + d.Digest.String()) }
