@@ -36,6 +36,11 @@ const (
 // the apiserver before it gives up on the webhook.
 const DefaultTimeout = 8 * time.Second
 
+// answerMargin is the part of a request's Timeout kept for answering once
+// verification has given up: a tenth of it, at most 500 ms (the decision,
+// the JSON encoding and the write, on a busy node).
+func answerMargin(timeout time.Duration) time.Duration { return min(timeout/10, 500*time.Millisecond) }
+
 // maxParallelImages bounds the images of one request verified at once.
 const maxParallelImages = 8
 
@@ -63,8 +68,9 @@ type Options struct {
 	// Namespaces supplies namespace labels (LabelPolicySet, LabelMode). Nil
 	// means every namespace has none: default set, enforced.
 	Namespaces NamespaceLabels
-	// Timeout bounds each request's verification; zero means
-	// DefaultTimeout. An image not verified by then is refused.
+	// Timeout bounds each request: it is answered within Timeout of the
+	// handler starting on it. Verification gets Timeout less answerMargin;
+	// an image not verified by then is refused. Zero means DefaultTimeout.
 	Timeout time.Duration
 	// Metrics records requests and verdicts and serves /metrics; nil means
 	// neither.
@@ -143,7 +149,7 @@ func (h *handler) serveReview(w http.ResponseWriter, r *http.Request, mutate boo
 		http.Error(w, fmt.Sprintf("%v: %v", ErrBadReview, err), http.StatusBadRequest)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
+	ctx, cancel := context.WithDeadline(r.Context(), start.Add(h.opts.Timeout-answerMargin(h.opts.Timeout)))
 	defer cancel()
 	resp := h.review(ctx, review.Request, mutate)
 	resp.UID = review.Request.UID

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
-	"golang.org/x/sync/singleflight"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/signet-dev/signet"
@@ -48,6 +47,10 @@ type VerifierOptions struct {
 	CacheTTL time.Duration
 	// MaxCacheEntries bounds the cache; zero means DefaultMaxCacheEntries.
 	MaxCacheEntries int
+	// MaxVerificationsPerRegistry bounds the verifications that run at
+	// once against one registry host; others wait for a slot within their
+	// review's deadline. Zero means DefaultMaxVerificationsPerRegistry.
+	MaxVerificationsPerRegistry int
 	// ReloadInterval is how often set directories are checked for changes;
 	// zero means DefaultReloadInterval.
 	ReloadInterval time.Duration
@@ -78,7 +81,8 @@ type Verifier struct {
 	revocation *revocation.Validator
 	sets       map[string]*policySet
 	cache      *verdictCache
-	flights    singleflight.Group
+	flights    *flights
+	remote     registry.RemoteOptions // one HTTP client for every repository
 
 	reposMu sync.Mutex
 	repos   map[string]*registry.Repository
@@ -86,9 +90,9 @@ type Verifier struct {
 
 var _ ImageVerifier = (*Verifier)(nil)
 
-// maxRepositories bounds the registry clients kept (one per repository,
-// for their connections and tokens); past it they are dropped and made
-// afresh.
+// maxRepositories bounds the repositories kept (their referrers API
+// detection; connections and tokens are in the one shared client); past it
+// they are dropped and made afresh.
 const maxRepositories = 1024
 
 // NewVerifier checks the options and loads every policy set once; a set
@@ -110,11 +114,29 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	if opts.ReloadInterval <= 0 {
 		opts.ReloadInterval = DefaultReloadInterval
 	}
+	if opts.MaxVerificationsPerRegistry <= 0 {
+		opts.MaxVerificationsPerRegistry = DefaultMaxVerificationsPerRegistry
+	}
 	v := &Verifier{opts: opts, log: opts.Logger, now: opts.Now, revocation: opts.Revocation,
-		sets: map[string]*policySet{}, cache: newVerdictCache(opts.MaxCacheEntries), repos: map[string]*registry.Repository{}}
+		sets: map[string]*policySet{}, cache: newVerdictCache(opts.MaxCacheEntries), repos: map[string]*registry.Repository{},
+		flights: newFlights(opts.MaxVerificationsPerRegistry)}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
+	// One HTTP client (connection pool, token cache) for every repository:
+	// a client per repository kept idle connections per repository.
+	remote, err := registry.RemoteOptions{
+		InsecureRegistries: opts.InsecureRegistries,
+		Credentials:        opts.Credentials,
+		Timeout:            opts.Timeout,
+		UserAgent:          "signet-webhook/" + signet.Version,
+		Logger:             v.log,
+		WrapTransport:      opts.WrapTransport,
+	}.Share()
+	if err != nil {
+		return nil, fmt.Errorf("admission: registry client: %w", err)
+	}
+	v.remote = remote
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -234,24 +256,44 @@ func (v *Verifier) verifyImage(ctx context.Context, setName, image string) *Resu
 		}
 	}
 	flightKey := strings.Join([]string{setName, strconv.FormatUint(ls.gen, 10), res.Repository, res.Digest}, "\x00")
-	ch := v.flights.DoChan(flightKey, func() (any, error) {
-		// Detached from the caller: others may wait on the same flight.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.opts.Timeout)
-		defer cancel()
-		r, expires := v.verifyDigest(fctx, ls, repo, *res)
-		if v.opts.CacheTTL > 0 && !expires.IsZero() {
-			v.cache.put(key, *r, expires, v.now())
-		}
-		return r, nil
-	})
+	host, _, _ := strings.Cut(res.Repository, "/")
+	f, lead := v.flights.join(flightKey)
+	if lead {
+		go v.fly(ctx, f, flightKey, host, key, ls, repo, *res)
+	}
 	select {
-	case out := <-ch:
-		r := *out.Val.(*Result)
+	case <-f.done:
+		r := *f.res
 		r.Image = image
 		return &r
 	case <-ctx.Done():
+		if !v.flights.leave(flightKey, f) {
+			return fail(CheckTimeout, "verification of %s did not start within the request's deadline: %d verifications against registry %s were running or waiting (at most %d run at once)",
+				res.Digest, v.flights.busy(host), host, v.opts.MaxVerificationsPerRegistry)
+		}
 		return fail(CheckTimeout, "verification of %s did not finish within the request's deadline", res.Digest)
 	}
+}
+
+// fly runs flight f: it waits for one of host's slots, verifies, caches the
+// verdict and publishes it. Detached from the leader's context (others may
+// wait on the same flight), it runs at most Timeout, and ends early when
+// every waiter left before it got a slot.
+func (v *Verifier) fly(ctx context.Context, f *flight, flightKey, host string, key cacheKey, ls *loadedSet, repo *registry.Repository, res Result) {
+	fctx, cancel := v.flights.start(ctx, f, v.opts.Timeout)
+	defer cancel()
+	release, err := v.flights.acquire(fctx, host, f)
+	if err != nil {
+		res.Check, res.Reason = CheckTimeout, fmt.Sprintf("no verification slot for registry %s within %s (at most %d run at once)", host, v.opts.Timeout, v.opts.MaxVerificationsPerRegistry)
+		v.flights.finish(flightKey, f, &res)
+		return
+	}
+	r, expires := v.verifyDigest(fctx, ls, repo, res)
+	release()
+	if v.opts.CacheTTL > 0 && !expires.IsZero() {
+		v.cache.put(key, *r, expires, v.now())
+	}
+	v.flights.finish(flightKey, f, r)
 }
 
 // verifyDigest verifies res.Repository@res.Digest under ls and returns the
@@ -341,14 +383,7 @@ func (v *Verifier) repository(name string) (*registry.Repository, error) {
 	if r, ok := v.repos[name]; ok {
 		return r, nil
 	}
-	r, _, err := registry.NewRepository(name, registry.RemoteOptions{
-		InsecureRegistries: v.opts.InsecureRegistries,
-		Credentials:        v.opts.Credentials,
-		Timeout:            v.opts.Timeout,
-		UserAgent:          "signet-webhook/" + signet.Version,
-		Logger:             v.log,
-		WrapTransport:      v.opts.WrapTransport,
-	})
+	r, _, err := registry.NewRepository(name, v.remote)
 	if err != nil {
 		return nil, err
 	}

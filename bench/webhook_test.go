@@ -259,6 +259,11 @@ func BenchmarkWebhook(b *testing.B) {
 		}
 	})
 
+	// drainTime is how long after a run its last verifications may still
+	// run: a review waits at most timeout; a verification that started
+	// just before its waiters left runs at most timeout more.
+	const drainTime = 2*timeout + time.Second
+
 	// Faults: one-container Pods whose image cannot be verified in the
 	// usual way; every review must be answered within --timeout, a
 	// refusal naming the failed check. goroutines-before is the count
@@ -271,7 +276,7 @@ func BenchmarkWebhook(b *testing.B) {
 			before := w.metrics(b)["go_goroutines"]
 			_, ans := w.load(b, rate, n, func(i int) answer { return w.post(podReview(fmt.Sprintf("%s-%d", f.name, i), []string{f.image(i)})) })
 			checkFaultAnswers(b, ans, f.reason)
-			time.Sleep(timeout + time.Second)
+			time.Sleep(drainTime)
 			after := w.metrics(b)["go_goroutines"]
 			b.ReportMetric(before, "goroutines-before")
 			b.ReportMetric(after, "goroutines-after")
@@ -337,7 +342,7 @@ func BenchmarkWebhook(b *testing.B) {
 		if s.failed > 0 || s.noReason > 0 {
 			b.Errorf("%d reviews not answered, %d refusals without a reason", s.failed, s.noReason)
 		}
-		time.Sleep(timeout + time.Second)
+		time.Sleep(drainTime)
 		drained := w.metrics(b)["go_goroutines"]
 		rss, hwm := w.status(b)
 		for _, x := range samples {
