@@ -247,7 +247,7 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 		srcWG.Go(func() {
 			srcOut, srcErr = verifyAt(ctx, src, root, v, v.SourceScope)
 			if srcErr != nil && opts.Platform != "" {
-				srcErr = platformNote(ctx, src, index, root, srcErr)
+				srcErr = platformNote(ctx, src, index, srcErr)
 			}
 		})
 	}

@@ -213,7 +213,7 @@ func nodeErrors(nodes []NodeVerification, end, scope string) error {
 // platformNote explains a platform manifest without a signature whose
 // index is signed: err wrapped with ErrPlatformUnsigned. Otherwise (or
 // when the index's signatures cannot be listed) err is returned as is.
-func platformNote(ctx context.Context, src CopySource, index, platform ocispec.Descriptor, err error) error {
+func platformNote(ctx context.Context, src CopySource, index ocispec.Descriptor, err error) error {
 	if !errors.Is(err, signet.ErrNoSignature) {
 		return err
 	}
@@ -221,5 +221,5 @@ func platformNote(ctx context.Context, src CopySource, index, platform ocispec.D
 	if lerr != nil || len(sigs) == 0 {
 		return err
 	}
-	return fmt.Errorf("%w: %w: the index %s is signed, the platform manifest %s is not", err, ErrPlatformUnsigned, index.Digest, platform.Digest)
+	return fmt.Errorf("%w: %w (the index is %s)", err, ErrPlatformUnsigned, index.Digest)
 }
