@@ -14,7 +14,6 @@ import (
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/graph"
 	"github.com/signet-dev/signet/registry"
-	"github.com/signet-dev/signet/trustpolicy"
 )
 
 type copyOpts struct {
@@ -153,15 +152,7 @@ func runCopy(cmd *cobra.Command, env *Env, o *copyOpts, srcArg, dstArg string) e
 // loadVerify loads the trust policy and the verifier for a verified
 // transfer.
 func loadVerify(env *Env, vf *verifyFlags, maxSignatures int) (*graph.VerifyOptions, error) {
-	dir, err := env.configDir()
-	if err != nil {
-		return nil, err
-	}
-	policy, _, err := trustpolicy.LoadOCI(dir.Path)
-	if err != nil {
-		return nil, policyLoadError(err, "signet policy")
-	}
-	v, err := newVerifier(env, dir, vf)
+	policy, v, err := ociVerification(env, vf)
 	if err != nil {
 		return nil, err
 	}
