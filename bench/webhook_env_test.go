@@ -45,6 +45,12 @@ import (
 // ./cmd/signet-webhook.
 const envWebhook = "SIGNET_BENCH_WEBHOOK"
 
+// envWebhookRegistry chooses the registry: "ggcr-referrers" (default:
+// go-containerregistry's, in the benchmark process, referrers API) or
+// "distribution-tags" (the CNCF distribution v3 binary, its own process,
+// filesystem storage, referrers tag schema).
+const envWebhookRegistry = "SIGNET_BENCH_WEBHOOK_REGISTRY"
+
 var (
 	webhookOnce sync.Once
 	webhookBin  string
@@ -86,8 +92,8 @@ const imagesPerRepo = 20
 const benchNamespace = "bench"
 
 // whEnv is what the webhook benchmarks share: a real kube-apiserver + etcd
-// (namespace labels), go-containerregistry's registry in-process on
-// loopback, a PKI, a policy directory trusting it, and signed images.
+// (namespace labels), a registry on loopback (SIGNET_BENCH_WEBHOOK_REGISTRY),
+// a PKI, a policy directory trusting it, and signed images.
 type whEnv struct {
 	dir    string
 	bin    string
@@ -120,7 +126,14 @@ func newWhEnv(b *testing.B) *whEnv {
 	e.bin = buildWebhook(b)
 	e.kube = startKube(b)
 	e.kube.namespace(b, benchNamespace, nil)
-	e.reg = testregistry.New(b, testregistry.Options{Referrers: true})
+	switch kind := os.Getenv(envWebhookRegistry); kind {
+	case "", registryGGCR:
+		e.reg = testregistry.New(b, testregistry.Options{Referrers: true})
+	case registryDistribution:
+		e.reg = testregistry.Distribution(b, testregistry.DistributionOptions{})
+	default:
+		b.Fatalf("%s=%q: want %s or %s", envWebhookRegistry, kind, registryGGCR, registryDistribution)
+	}
 	e.chain = testpki.NewChain(b, "ec-256")
 	e.policy = filepath.Join(e.dir, "policy")
 	doc := `{"version":"1.0","trustPolicies":[{"name":"bench","registryScopes":["*"],
