@@ -141,8 +141,8 @@ if ! step "install peers" install_peers; then
 	finish
 fi
 export SIGNET_REQUIRE_PEERS=1
-printf 'SIGNET_NOTATION=%s\nSIGNET_NOTATION2=%s\nSIGNET_REGISTRY=%s\n' \
-	"$SIGNET_NOTATION" "$SIGNET_NOTATION2" "$SIGNET_REGISTRY"
+printf 'SIGNET_NOTATION=%s\nSIGNET_NOTATION2=%s\nSIGNET_REGISTRY=%s\nSIGNET_K8S_BIN=%s\nSIGNET_HELM=%s\n' \
+	"$SIGNET_NOTATION" "$SIGNET_NOTATION2" "$SIGNET_REGISTRY" "${SIGNET_K8S_BIN:-}" "${SIGNET_HELM:-}"
 
 step "go vet ./..." go vet ./...
 step "gofmt -l" gofmt_clean
