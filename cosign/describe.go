@@ -2,14 +2,9 @@ package cosign
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"sort"
 	"strings"
 	"time"
-
-	intoto "github.com/in-toto/attestation/go/v1"
-	"github.com/sigstore/sigstore/pkg/signature/payload"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Description is what `signet inspect` shows of a cosign signature. It is
@@ -43,44 +38,55 @@ type TlogDescription struct {
 
 // Describe decodes the signature without verifying it.
 func (s *Signature) Describe() Description {
-	d := Description{Keyless: s.Keyless(), KeyHint: s.b.GetVerificationMaterial().GetPublicKey().GetHint()}
-	for _, e := range s.b.GetVerificationMaterial().GetTlogEntries() {
+	d := Description{Keyless: s.Keyless()}
+	vm := s.b.VerificationMaterial
+	if vm == nil {
+		vm = &verificationMaterial{}
+	}
+	if vm.PublicKey != nil {
+		d.KeyHint = vm.PublicKey.Hint
+	}
+	for _, e := range vm.TlogEntries {
 		td := TlogDescription{
-			LogID:            hex.EncodeToString(e.GetLogId().GetKeyId()),
-			LogIndex:         e.GetLogIndex(),
-			Kind:             e.GetKindVersion().GetKind() + " " + e.GetKindVersion().GetVersion(),
-			InclusionPromise: e.GetInclusionPromise() != nil,
-			InclusionProof:   e.GetInclusionProof() != nil,
+			LogIndex:         e.LogIndex,
+			InclusionPromise: e.InclusionPromise != nil,
+			InclusionProof:   e.InclusionProof != nil,
 		}
-		if it := e.GetIntegratedTime(); it > 0 {
+		if e.LogID != nil {
+			td.LogID = hex.EncodeToString(e.LogID.KeyID)
+		}
+		if kv := e.KindVersion; kv != nil {
+			td.Kind = kv.Kind + " " + kv.Version
+		}
+		if it := e.IntegratedTime; it > 0 {
 			t := time.Unix(it, 0).UTC()
 			td.IntegratedTime = &t
 		}
 		d.TlogEntries = append(d.TlogEntries, td)
 	}
 	if s.payload != nil {
-		var p payload.Cosign
-		if err := json.Unmarshal(s.payload, &p); err != nil {
+		p, err := parseSimpleSigningPayload(s.payload)
+		if err != nil {
 			d.Error = "simple-signing payload: " + err.Error()
 			return d
 		}
-		d.Covers = []string{p.Image.DigestStr()}
-		d.DockerReference = p.ClaimedIdentity
+		d.Covers = []string{p.digest}
+		d.DockerReference = p.dockerReference
 		return d
 	}
-	env := s.b.GetDsseEnvelope()
+	env := s.b.DsseEnvelope
 	if env == nil {
 		d.Error = "the bundle holds no DSSE envelope"
 		return d
 	}
-	var st intoto.Statement
-	if err := protojson.Unmarshal(env.GetPayload(), &st); err != nil {
+	st, err := parseStatement(env.Payload)
+	if err != nil {
 		d.Error = "in-toto statement: " + err.Error()
 		return d
 	}
-	d.PredicateType = st.GetPredicateType()
-	for _, sub := range st.GetSubject() {
-		for alg, h := range sub.GetDigest() {
+	d.PredicateType = st.PredicateType
+	for _, sub := range st.Subject {
+		for alg, h := range sub.Digest {
 			d.Covers = append(d.Covers, strings.ToLower(alg)+":"+strings.ToLower(h))
 		}
 	}

@@ -11,16 +11,21 @@
 //     dev.cosignproject.cosign/signature annotation and an optional Rekor
 //     signed entry timestamp in dev.sigstore.cosign/bundle.
 //
-// Parsing is protobuf-specs' generated types with protojson; signatures
-// are checked with sigstore/sigstore's pkg/signature (DSSE's PAE is
-// encoded here); Rekor v1 entries (signed entry timestamp, RFC 6962
+// The bundle and the in-toto statement are decoded here
+// (bundlejson.go) with protobuf's JSON mapping rules, as protojson decodes
+// them for sigstore-go (a test and a fuzz target compare the two);
+// signatures are checked with the standard library as sigstore/sigstore's
+// pkg/signature checks them (RSA PKCS #1 v1.5, ECDSA, Ed25519; DSSE's PAE
+// is encoded here); Rekor v1 entries (signed entry timestamp, RFC 6962
 // inclusion proof with transparency-dev/merkle, signed checkpoint, and that
 // the entry records this signature and key) are checked in rekor.go, the
 // checks sigstore-go v1.2.2 makes, which a test runs side by side with
 // sigstore-go. sigstore-go itself is not linked: its verifier pulls Rekor's
 // generated OpenAPI client, go-openapi, govalidator and OpenTelemetry,
 // whose package initialisation cost every signet process about 9M
-// instructions. This package bounds the bytes it parses, converts the
+// instructions; nor are protobuf's runtime, protobuf-specs, in-toto's
+// types or sigstore/sigstore, whose descriptors and tables cost about 1.6M
+// more (docs/benchmarks.md). This package bounds the bytes it parses, converts the
 // legacy form into a sigstore bundle, and splits verification into the
 // steps signet reports (signature under a trusted key, the digests it
 // covers, the transparency log entry). Transparency log entries are
@@ -28,6 +33,6 @@
 // bundle, against Rekor public keys the caller supplies; nothing here
 // makes a network call.
 //
-// This is the only signet package that imports sigstore libraries; only
-// the verifier imports it.
+// It imports no sigstore library (its tests do, to compare); only the
+// verifier imports it.
 package cosign

@@ -20,9 +20,6 @@ import (
 	"strconv"
 	"strings"
 
-	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
-	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/sigstore/sigstore/pkg/signature/options"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 )
@@ -38,7 +35,7 @@ const maxTlogEntries = 32
 
 // tlogEntry is a Rekor v1 entry with the fields of its body the checks use.
 type tlogEntry struct {
-	tle *protorekor.TransparencyLogEntry
+	tle *tlogEntryProto
 	// signature and publicKeyPEM are the signature and the key (PEM) the
 	// entry records.
 	signature    []byte
@@ -98,8 +95,8 @@ var hexSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
 // parseTlogEntry checks an entry's required fields and parses its body,
 // which must be of the kind and version the entry states.
-func parseTlogEntry(tle *protorekor.TransparencyLogEntry) (*tlogEntry, error) {
-	if tle == nil || tle.CanonicalizedBody == nil || tle.LogIndex < 0 || tle.LogId == nil || tle.LogId.KeyId == nil || tle.KindVersion == nil {
+func parseTlogEntry(tle *tlogEntryProto) (*tlogEntry, error) {
+	if tle == nil || tle.CanonicalizedBody == nil || tle.LogIndex < 0 || tle.LogID == nil || tle.LogID.KeyID == nil || tle.KindVersion == nil {
 		return nil, errors.New("transparency log entry: value is nil")
 	}
 	if p := tle.InclusionProof; p != nil {
@@ -198,15 +195,15 @@ func (e *tlogEntry) publicKey() crypto.PublicKey {
 
 // setPayload is the canonical JSON (RFC 8785) a signed entry timestamp
 // signs: the members sorted by name; base64 and hex need no escaping.
-func setPayload(tle *protorekor.TransparencyLogEntry) []byte {
+func setPayload(tle *tlogEntryProto) []byte {
 	return fmt.Appendf(nil, `{"body":"%s","integratedTime":%d,"logID":"%s","logIndex":%d}`,
 		base64.StdEncoding.EncodeToString(tle.CanonicalizedBody), tle.IntegratedTime,
-		hex.EncodeToString(tle.LogId.KeyId), tle.LogIndex)
+		hex.EncodeToString(tle.LogID.KeyID), tle.LogIndex)
 }
 
 // verifySET checks the entry's signed entry timestamp under the log's key
 // (ECDSA over SHA-256, as Rekor v1 signs).
-func verifySET(tle *protorekor.TransparencyLogEntry, logKey crypto.PublicKey) error {
+func verifySET(tle *tlogEntryProto, logKey crypto.PublicKey) error {
 	if tle.IntegratedTime < 1 {
 		return errors.New("rekor log public key not valid at payload integrated time")
 	}
@@ -215,7 +212,11 @@ func verifySET(tle *protorekor.TransparencyLogEntry, logKey crypto.PublicKey) er
 		return fmt.Errorf("unsupported public key type: %T", logKey)
 	}
 	sum := sha256.Sum256(setPayload(tle))
-	if !ecdsa.VerifyASN1(k, sum[:], tle.GetInclusionPromise().GetSignedEntryTimestamp()) {
+	var set []byte
+	if tle.InclusionPromise != nil {
+		set = tle.InclusionPromise.SignedEntryTimestamp
+	}
+	if !ecdsa.VerifyASN1(k, sum[:], set) {
 		return errors.New("unable to verify SET")
 	}
 	return nil
@@ -227,29 +228,36 @@ var rekorV1Origin = regexp.MustCompile(`.* - [0-9]+$`)
 
 // verifyInclusion checks the entry's inclusion proof (RFC 6962) and the
 // log's signature on the checkpoint holding the proof's root.
-func verifyInclusion(tle *protorekor.TransparencyLogEntry, logKey crypto.PublicKey) error {
-	p := tle.GetInclusionProof()
-	cp := p.GetCheckpoint().GetEnvelope()
+func verifyInclusion(tle *tlogEntryProto, logKey crypto.PublicKey) error {
+	p := tle.InclusionProof
+	if p == nil {
+		return errors.New("no inclusion proof")
+	}
+	var cp string
+	if p.Checkpoint != nil {
+		cp = p.Checkpoint.Envelope
+	}
 	if lines := strings.Split(cp, "\n"); len(lines) < 4 || !rekorV1Origin.MatchString(lines[0]) {
 		return errors.New("cannot verify Rekor v2 entry without baseUrl in transparency log's trusted root")
 	}
 	leaf := rfc6962.DefaultHasher.HashLeaf(tle.CanonicalizedBody)
-	if p.GetLogIndex() < 0 || p.GetTreeSize() < 0 {
+	if p.LogIndex < 0 || p.TreeSize < 0 {
 		return errors.New("inclusion proof: negative index or size")
 	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(p.GetLogIndex()), uint64(p.GetTreeSize()), leaf, p.GetHashes(), p.GetRootHash()); err != nil {
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(p.LogIndex), uint64(p.TreeSize), leaf, p.Hashes, p.RootHash); err != nil {
 		return err
 	}
-	v, err := signature.LoadVerifier(logKey, crypto.SHA256)
+	switch logKey.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+	default:
+		return errors.New("unsupported public key type")
+	}
+	root, err := verifyCheckpoint(cp, logKey)
 	if err != nil {
 		return err
 	}
-	root, err := verifyCheckpoint(cp, v, logKey)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(root, p.GetRootHash()) {
-		return fmt.Errorf("proof root hash does not match signed tree head, expected %x got %x", p.GetRootHash(), root)
+	if !bytes.Equal(root, p.RootHash) {
+		return fmt.Errorf("proof root hash does not match signed tree head, expected %x got %x", p.RootHash, root)
 	}
 	return nil
 }
@@ -257,8 +265,9 @@ func verifyInclusion(tle *protorekor.TransparencyLogEntry, logKey crypto.PublicK
 // verifyCheckpoint checks a signed note holding a checkpoint (origin, tree
 // size, base64 root hash, other lines; a blank line; "— name
 // base64(4-byte key hint || signature)" lines) and returns its root hash.
-// Every signature must be by logKey and verify.
-func verifyCheckpoint(cp string, v signature.Verifier, logKey crypto.PublicKey) ([]byte, error) {
+// Every signature must be by logKey and verify (over SHA-256 for RSA and
+// ECDSA keys, as Rekor v1 signs).
+func verifyCheckpoint(cp string, logKey crypto.PublicKey) ([]byte, error) {
 	data := []byte(cp)
 	split := bytes.LastIndex(data, []byte("\n\n"))
 	if split < 0 {
@@ -292,15 +301,17 @@ func verifyCheckpoint(cp string, v signature.Verifier, logKey crypto.PublicKey) 
 		if binary.BigEndian.Uint32(sig[:4]) != hint {
 			return nil, errors.New("signature on checkpoint did not verify")
 		}
-		var opts []signature.VerifyOption
+		v := keyVerifier{key: logKey, hash: crypto.SHA256}
+		var verr error
 		switch logKey.(type) {
 		case *rsa.PublicKey, *ecdsa.PublicKey:
-			opts = append(opts, options.WithDigest(digest[:]))
+			verr = v.verifyDigest(sig[4:], digest[:])
 		case ed25519.PublicKey:
+			verr = v.verify(sig[4:], text)
 		default:
-			return nil, errors.New("signature on checkpoint did not verify")
+			verr = errors.New("unsupported public key type")
 		}
-		if err := v.VerifySignature(bytes.NewReader(sig[4:]), bytes.NewReader(text), opts...); err != nil {
+		if verr != nil {
 			return nil, errors.New("signature on checkpoint did not verify")
 		}
 		n++

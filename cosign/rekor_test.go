@@ -24,6 +24,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/signet-dev/signet/internal/strictjson"
 )
 
 // The Rekor checks in rekor.go replace sigstore-go's (so that the signet
@@ -73,13 +75,35 @@ func (l *testLog) entry(t *testing.T, body []byte, kind, version string) *protor
 			Checkpoint: &protorekor.Checkpoint{Envelope: cp},
 		},
 	}
-	set := sha256.Sum256(setPayload(tle))
+	set := sha256.Sum256(setPayload(asEntry(t, tle)))
 	promise, err := ecdsa.SignASN1(rand.Reader, l.key, set[:])
 	if err != nil {
 		t.Fatal(err)
 	}
 	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: promise}
 	return tle
+}
+
+// asEntry is tle as this package decodes it, from its JSON form.
+func asEntry(t *testing.T, tle *protorekor.TransparencyLogEntry) *tlogEntryProto {
+	t.Helper()
+	data, err := protojson.Marshal(tle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := strictjson.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _, err := newObject(v, "entry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := readTlogEntry(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // dsseBody is the dsse v0.0.1 entry Rekor records for an envelope.

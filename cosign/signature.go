@@ -9,11 +9,7 @@ import (
 	"fmt"
 	"strings"
 
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"golang.org/x/mod/semver"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Media types, annotations and types cosign writes.
@@ -77,7 +73,7 @@ type Signature struct {
 	// MediaType is the media type of the bytes parsed.
 	MediaType string
 
-	b *protobundle.Bundle
+	b *sigstoreBundle
 	// entries are b's transparency log entries, their bodies parsed.
 	entries []*tlogEntry
 	// payload is the signed simple-signing payload (legacy form only).
@@ -87,14 +83,14 @@ type Signature struct {
 // HasTlogEntry reports whether the signature carries a transparency log
 // entry (an inclusion promise or proof).
 func (s *Signature) HasTlogEntry() bool {
-	return len(s.b.GetVerificationMaterial().GetTlogEntries()) > 0
+	return s.b.VerificationMaterial != nil && len(s.b.VerificationMaterial.TlogEntries) > 0
 }
 
 // Keyless reports whether the signature is certificate-based (cosign's
 // keyless signing): publickey stores cannot authenticate it.
 func (s *Signature) Keyless() bool {
-	vm := s.b.GetVerificationMaterial()
-	return vm.GetCertificate() != nil || vm.GetX509CertificateChain() != nil
+	vm := s.b.VerificationMaterial
+	return vm != nil && (vm.Certificate != nil || vm.X509CertificateChain != nil)
 }
 
 // ParseBundle parses a sigstore bundle (versions v0.1 to v0.3, as sigstore-go) of at most MaxBundleBytes. Errors wrap ErrInvalid.
@@ -102,18 +98,18 @@ func ParseBundle(data []byte) (*Signature, error) {
 	if len(data) > MaxBundleBytes {
 		return nil, fmt.Errorf("%w: the bundle is %d bytes, over the limit of %d", ErrInvalid, len(data), MaxBundleBytes)
 	}
-	var b protobundle.Bundle
-	if err := protojson.Unmarshal(data, &b); err != nil {
-		return nil, fmt.Errorf("%w: sigstore bundle: %w", ErrInvalid, err)
-	}
-	if b.GetDsseEnvelope() == nil && b.GetMessageSignature() == nil {
-		return nil, fmt.Errorf("%w: sigstore bundle has neither a DSSE envelope nor a message signature", ErrInvalid)
-	}
-	entries, err := validateBundle(&b)
+	b, err := parseBundleJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: sigstore bundle: %w", ErrInvalid, err)
 	}
-	return &Signature{Format: FormatBundle, MediaType: MediaTypeBundle, b: &b, entries: entries}, nil
+	if b.DsseEnvelope == nil && b.MessageSignature == nil {
+		return nil, fmt.Errorf("%w: sigstore bundle has neither a DSSE envelope nor a message signature", ErrInvalid)
+	}
+	entries, err := validateBundle(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: sigstore bundle: %w", ErrInvalid, err)
+	}
+	return &Signature{Format: FormatBundle, MediaType: MediaTypeBundle, b: b, entries: entries}, nil
 }
 
 // bundleVersion is the version ("v0.1" ...) a bundle's media type names.
@@ -132,23 +128,27 @@ func bundleVersion(mt string) (string, error) {
 // (versions v0.1 to v0.3, the inclusion promise or proof each version
 // requires, the content and verification material it may hold) and parses
 // the transparency log entries.
-func validateBundle(b *protobundle.Bundle) ([]*tlogEntry, error) {
-	v, err := bundleVersion(b.GetMediaType())
+func validateBundle(b *sigstoreBundle) ([]*tlogEntry, error) {
+	v, err := bundleVersion(b.MediaType)
 	if err != nil {
 		return nil, err
 	}
 	if !semver.IsValid(v) || semver.Compare(v, "v0.1") < 0 || semver.Compare(v, "v0.4") >= 0 {
 		return nil, fmt.Errorf("bundle version %s is not supported", v)
 	}
+	vm := b.VerificationMaterial
+	if vm == nil {
+		vm = &verificationMaterial{}
+	}
 	var entries []*tlogEntry
 	var promise, proof bool
-	for _, tle := range b.GetVerificationMaterial().GetTlogEntries() {
+	for _, tle := range vm.TlogEntries {
 		e, err := parseTlogEntry(tle)
 		if err != nil {
 			return nil, err
 		}
-		promise = promise || tle.GetInclusionPromise() != nil
-		proof = proof || tle.GetInclusionProof() != nil
+		promise = promise || tle.InclusionPromise != nil
+		proof = proof || tle.InclusionProof != nil
 		entries = append(entries, e)
 	}
 	if semver.Compare(v, "v0.1") == 0 {
@@ -158,12 +158,10 @@ func validateBundle(b *protobundle.Bundle) ([]*tlogEntry, error) {
 	} else if len(entries) > 0 && !proof {
 		return nil, errors.New("inclusion proof missing in bundle (required for bundle v0.2)")
 	}
-	if semver.Compare(v, "v0.3") >= 0 && b.GetVerificationMaterial().GetX509CertificateChain() != nil {
+	if semver.Compare(v, "v0.3") >= 0 && vm.X509CertificateChain != nil {
 		return nil, errors.New("verification material cannot be X.509 certificate chain (for bundle v0.3)")
 	}
-	switch b.GetVerificationMaterial().GetContent().(type) {
-	case *protobundle.VerificationMaterial_PublicKey, *protobundle.VerificationMaterial_Certificate, *protobundle.VerificationMaterial_X509CertificateChain:
-	default:
+	if vm.PublicKey == nil && vm.Certificate == nil && vm.X509CertificateChain == nil {
 		return nil, errors.New("invalid bundle: verification material must be one of public key, x509 certificate and x509 certificate chain")
 	}
 	return entries, nil
@@ -205,22 +203,20 @@ func ParseSimpleSigning(payload []byte, signatureB64, rekorBundleJSON string) (*
 		return nil, fmt.Errorf("%w: the %s annotation is not base64", ErrInvalid, AnnotationSignature)
 	}
 	sum := sha256.Sum256(payload)
-	pb := &protobundle.Bundle{
-		MediaType: "application/vnd.dev.sigstore.bundle+json;version=0.1",
-		VerificationMaterial: &protobundle.VerificationMaterial{
-			Content: &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{}},
-		},
-		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
-			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sum[:]},
+	pb := &sigstoreBundle{
+		MediaType:            "application/vnd.dev.sigstore.bundle+json;version=0.1",
+		VerificationMaterial: &verificationMaterial{PublicKey: &publicKeyIdentifier{}},
+		MessageSignature: &messageSignature{
+			MessageDigest: &hashOutput{Algorithm: hashSHA256, Digest: sum[:]},
 			Signature:     sig,
-		}},
+		},
 	}
 	if rekorBundleJSON != "" {
 		tle, err := legacyTlogEntry(rekorBundleJSON)
 		if err != nil {
 			return nil, err
 		}
-		pb.VerificationMaterial.TlogEntries = []*protorekor.TransparencyLogEntry{tle}
+		pb.VerificationMaterial.TlogEntries = []*tlogEntryProto{tle}
 	}
 	entries, err := validateBundle(pb)
 	if err != nil {
@@ -231,7 +227,7 @@ func ParseSimpleSigning(payload []byte, signatureB64, rekorBundleJSON string) (*
 
 // legacyTlogEntry turns a Rekor bundle annotation into a log entry with an
 // inclusion promise.
-func legacyTlogEntry(data string) (*protorekor.TransparencyLogEntry, error) {
+func legacyTlogEntry(data string) (*tlogEntryProto, error) {
 	var rb rekorBundle
 	if err := json.Unmarshal([]byte(data), &rb); err != nil {
 		return nil, fmt.Errorf("%w: the %s annotation: %v", ErrInvalid, AnnotationRekorBundle, err)
@@ -240,8 +236,8 @@ func legacyTlogEntry(data string) (*protorekor.TransparencyLogEntry, error) {
 	if err != nil || len(body) == 0 {
 		return nil, fmt.Errorf("%w: the %s annotation's body is not base64", ErrInvalid, AnnotationRekorBundle)
 	}
-	logID, err := hex.DecodeString(rb.Payload.LogID)
-	if err != nil || len(logID) == 0 {
+	keyID, err := hex.DecodeString(rb.Payload.LogID)
+	if err != nil || len(keyID) == 0 {
 		return nil, fmt.Errorf("%w: the %s annotation's logID is not hex", ErrInvalid, AnnotationRekorBundle)
 	}
 	// The entry's kind and version: parseTlogEntry parses the body again and
@@ -253,12 +249,12 @@ func legacyTlogEntry(data string) (*protorekor.TransparencyLogEntry, error) {
 	if err := json.Unmarshal(body, &kv); err != nil || kv.Kind == "" || kv.APIVersion == "" {
 		return nil, fmt.Errorf("%w: the %s annotation's body is not a Rekor entry", ErrInvalid, AnnotationRekorBundle)
 	}
-	return &protorekor.TransparencyLogEntry{
+	return &tlogEntryProto{
 		LogIndex:          rb.Payload.LogIndex,
-		LogId:             &protocommon.LogId{KeyId: logID},
-		KindVersion:       &protorekor.KindVersion{Kind: kv.Kind, Version: kv.APIVersion},
+		LogID:             &logID{KeyID: keyID},
+		KindVersion:       &kindVersion{Kind: kv.Kind, Version: kv.APIVersion},
 		IntegratedTime:    rb.Payload.IntegratedTime,
-		InclusionPromise:  &protorekor.InclusionPromise{SignedEntryTimestamp: rb.SignedEntryTimestamp},
+		InclusionPromise:  &inclusionPromise{SignedEntryTimestamp: rb.SignedEntryTimestamp},
 		CanonicalizedBody: body,
 	}, nil
 }

@@ -4,22 +4,20 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
+	_ "crypto/sha512" // SHA-384 and SHA-512 for ECDSA P-384 and P-521 keys
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"sort"
 	"strings"
 	"time"
-
-	intoto "github.com/in-toto/attestation/go/v1"
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/sigstore/sigstore/pkg/signature/options"
-	"github.com/sigstore/sigstore/pkg/signature/payload"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // ErrNoKey means no key given to Verify verified the signature.
@@ -75,7 +73,7 @@ func (s *Signature) Verify(keys []crypto.PublicKey) (*Signed, error) {
 // verifyWith checks the signature under one key (with each hash the key
 // may have signed with) and returns the in-toto statement of a DSSE
 // envelope (nil when the payload is not one).
-func (s *Signature) verifyWith(pub crypto.PublicKey) (*intoto.Statement, error) {
+func (s *Signature) verifyWith(pub crypto.PublicKey) (*inTotoStatement, error) {
 	var last error = errors.New("unsupported public key type")
 	for _, sv := range signatureVerifiers(pub) {
 		st, err := s.verifyWithVerifier(sv)
@@ -87,33 +85,37 @@ func (s *Signature) verifyWith(pub crypto.PublicKey) (*intoto.Statement, error) 
 	return nil, last
 }
 
-func (s *Signature) verifyWithVerifier(sv signature.Verifier) (*intoto.Statement, error) {
-	if env := s.b.GetDsseEnvelope(); env != nil {
-		if len(env.GetSignatures()) != 1 {
+func (s *Signature) verifyWithVerifier(sv keyVerifier) (*inTotoStatement, error) {
+	if env := s.b.DsseEnvelope; env != nil {
+		if len(env.Signatures) != 1 {
 			return nil, errors.New("DSSE envelope does not contain exactly one signature")
 		}
-		if err := sv.VerifySignature(bytes.NewReader(env.GetSignatures()[0].GetSig()), bytes.NewReader(pae(env.GetPayloadType(), env.GetPayload()))); err != nil {
+		if err := sv.verify(env.Signatures[0].Sig, pae(env.PayloadType, env.Payload)); err != nil {
 			return nil, fmt.Errorf("could not verify envelope: %w", err)
 		}
-		if env.GetPayloadType() != inTotoPayloadType {
+		if env.PayloadType != inTotoPayloadType {
 			return nil, nil
 		}
-		var st intoto.Statement
-		if err := protojson.Unmarshal(env.GetPayload(), &st); err != nil {
+		st, err := parseStatement(env.Payload)
+		if err != nil {
 			return nil, nil
 		}
-		return &st, nil
+		return st, nil
 	}
-	ms := s.b.GetMessageSignature()
+	ms := s.b.MessageSignature
 	if s.payload != nil {
-		if err := sv.VerifySignature(bytes.NewReader(ms.GetSignature()), bytes.NewReader(s.payload)); err != nil {
+		if err := sv.verify(ms.Signature, s.payload); err != nil {
 			return nil, fmt.Errorf("could not verify message signature: %w", err)
 		}
 		return nil, nil
 	}
 	// A message signature in a bundle signs an artifact signet does not
 	// have: check it over the bundle's digest (signedContent refuses it).
-	if err := sv.VerifySignature(bytes.NewReader(ms.GetSignature()), nil, options.WithDigest(ms.GetMessageDigest().GetDigest())); err != nil {
+	var digest []byte
+	if ms.MessageDigest != nil {
+		digest = ms.MessageDigest.Digest
+	}
+	if err := sv.verifyDigest(ms.Signature, digest); err != nil {
 		return nil, fmt.Errorf("could not verify message signature: %w", err)
 	}
 	return nil, nil
@@ -128,43 +130,117 @@ func pae(payloadType string, payload []byte) []byte {
 	return fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
 }
 
-// signatureVerifiers are the sigstore verifiers a key may have signed
-// with: its default hash, and SHA-256 for larger ECDSA curves (cosign
-// signs with SHA-256 whatever the curve of an imported key).
-func signatureVerifiers(pub crypto.PublicKey) []signature.Verifier {
-	var out []signature.Verifier
-	if v, err := signature.LoadDefaultVerifier(pub); err == nil {
-		out = append(out, v)
-	}
-	if k, ok := pub.(*ecdsa.PublicKey); ok && k.Curve.Params().BitSize > 256 {
-		if v, err := signature.LoadECDSAVerifier(k, crypto.SHA256); err == nil {
-			out = append(out, v)
+// signatureVerifiers are the ways a key may have signed: its default
+// algorithm (sigstore/sigstore's LoadDefaultVerifier: RSA PKCS #1 v1.5
+// with SHA-256 for 2048-, 3072- and 4096-bit keys, ECDSA with SHA-256,
+// SHA-384 or SHA-512 for P-256, P-384 and P-521, Ed25519), and SHA-256 for
+// larger ECDSA curves (cosign signs with SHA-256 whatever the curve of an
+// imported key).
+func signatureVerifiers(pub crypto.PublicKey) []keyVerifier {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		switch k.Size() * 8 {
+		case 2048, 3072, 4096:
+			return []keyVerifier{{key: k, hash: crypto.SHA256}}
 		}
+	case *ecdsa.PublicKey:
+		var out []keyVerifier
+		switch k.Curve {
+		case elliptic.P256():
+			out = append(out, keyVerifier{key: k, hash: crypto.SHA256})
+		case elliptic.P384():
+			out = append(out, keyVerifier{key: k, hash: crypto.SHA384})
+		case elliptic.P521():
+			out = append(out, keyVerifier{key: k, hash: crypto.SHA512})
+		}
+		if k.Curve.Params().BitSize > 256 {
+			out = append(out, keyVerifier{key: k, hash: crypto.SHA256})
+		}
+		return out
+	case ed25519.PublicKey:
+		return []keyVerifier{{key: k}}
 	}
-	return out
+	return nil
+}
+
+// keyVerifier checks signatures made with one public key and hash, as
+// sigstore/sigstore's pkg/signature verifiers do: RSA PKCS #1 v1.5, ECDSA
+// (an ASN.1 signature, or r||s as IEEE P1363 encodes it) and Ed25519
+// (which signs the message itself, never a digest).
+type keyVerifier struct {
+	key  crypto.PublicKey
+	hash crypto.Hash // unused for Ed25519
+}
+
+// verify checks sig over message.
+func (v keyVerifier) verify(sig, message []byte) error {
+	if k, ok := v.key.(ed25519.PublicKey); ok {
+		if !ed25519.Verify(k, message, sig) {
+			return errors.New("failed to verify signature")
+		}
+		return nil
+	}
+	if !v.hash.Available() {
+		return errors.New("unsupported hash algorithm")
+	}
+	h := v.hash.New()
+	h.Write(message)
+	return v.verifyDigest(sig, h.Sum(nil))
+}
+
+// verifyDigest checks sig over a digest made with v's hash.
+func (v keyVerifier) verifyDigest(sig, digest []byte) error {
+	if _, ok := v.key.(ed25519.PublicKey); ok {
+		return errors.New("message cannot be nil: an Ed25519 signature signs the message, not a digest")
+	}
+	if !v.hash.Available() || len(digest) != v.hash.Size() {
+		return errors.New("unexpected length of digest for hash function specified")
+	}
+	switch k := v.key.(type) {
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(k, v.hash, digest, sig)
+	case *ecdsa.PublicKey:
+		var rs struct{ R, S *big.Int }
+		if _, err := asn1.Unmarshal(sig, &rs); err == nil {
+			if !ecdsa.VerifyASN1(k, digest, sig) {
+				return errors.New("invalid signature when validating ASN.1 encoded signature")
+			}
+			return nil
+		}
+		if len(sig) == 0 || len(sig) > 132 || len(sig)%2 != 0 {
+			return errors.New("ecdsa: invalid IEEE P1363 encoded bytes")
+		}
+		r := new(big.Int).SetBytes(sig[:len(sig)/2])
+		s := new(big.Int).SetBytes(sig[len(sig)/2:])
+		if !ecdsa.Verify(k, digest, r, s) {
+			return errors.New("invalid signature when validating IEEE P1363 encoded signature")
+		}
+		return nil
+	}
+	return errors.New("unsupported public key type")
 }
 
 // signedContent decodes the verified content.
-func (s *Signature) signedContent(st *intoto.Statement) (*Signed, error) {
+func (s *Signature) signedContent(st *inTotoStatement) (*Signed, error) {
 	if s.payload != nil {
-		var p payload.Cosign
-		if err := json.Unmarshal(s.payload, &p); err != nil {
+		p, err := parseSimpleSigningPayload(s.payload)
+		if err != nil {
 			return nil, fmt.Errorf("%w: simple-signing payload: %v", ErrInvalid, err)
 		}
-		if p.Image.DigestStr() == "" {
+		if p.digest == "" {
 			return nil, fmt.Errorf("%w: simple-signing payload names no image digest", ErrInvalid)
 		}
-		return &Signed{Digests: []string{p.Image.DigestStr()}, DockerReference: p.ClaimedIdentity}, nil
+		return &Signed{Digests: []string{p.digest}, DockerReference: p.dockerReference}, nil
 	}
 	if st == nil {
 		return nil, fmt.Errorf("%w: the bundle holds no in-toto statement (a cosign image signature is a DSSE envelope)", ErrInvalid)
 	}
-	if st.GetPredicateType() != PredicateTypeSign {
-		return nil, fmt.Errorf("%w: the statement's predicate type is %q, not %s: an attestation, not a signature", ErrInvalid, st.GetPredicateType(), PredicateTypeSign)
+	if st.PredicateType != PredicateTypeSign {
+		return nil, fmt.Errorf("%w: the statement's predicate type is %q, not %s: an attestation, not a signature", ErrInvalid, st.PredicateType, PredicateTypeSign)
 	}
-	signed := &Signed{PredicateType: st.GetPredicateType()}
-	for _, sub := range st.GetSubject() {
-		for alg, h := range sub.GetDigest() {
+	signed := &Signed{PredicateType: st.PredicateType}
+	for _, sub := range st.Subject {
+		for alg, h := range sub.Digest {
 			signed.Digests = append(signed.Digests, strings.ToLower(alg)+":"+strings.ToLower(h))
 		}
 	}
@@ -212,19 +288,25 @@ func (s *Signature) VerifyTlog(key crypto.PublicKey, rekorKeys []crypto.PublicKe
 	}
 	for i, a := range s.entries {
 		for _, b := range s.entries[i+1:] {
-			if bytes.Equal(a.tle.LogId.KeyId, b.tle.LogId.KeyId) && a.tle.LogIndex == b.tle.LogIndex {
+			if bytes.Equal(a.tle.LogID.KeyID, b.tle.LogID.KeyID) && a.tle.LogIndex == b.tle.LogIndex {
 				return nil, errors.New("duplicate tlog entries found")
 			}
 		}
 	}
-	sig := s.b.GetMessageSignature().GetSignature()
-	if env := s.b.GetDsseEnvelope(); env != nil {
-		sig = env.GetSignatures()[0].GetSig()
+	var sig []byte
+	if ms := s.b.MessageSignature; ms != nil {
+		sig = ms.Signature
+	}
+	if env := s.b.DsseEnvelope; env != nil {
+		if len(env.Signatures) != 1 {
+			return nil, errors.New("DSSE envelope does not contain exactly one signature")
+		}
+		sig = env.Signatures[0].Sig
 	}
 	var out *TlogEntry
 	for _, e := range s.entries {
 		tle := e.tle
-		logKey, ok := logs[hex.EncodeToString(tle.LogId.KeyId)]
+		logKey, ok := logs[hex.EncodeToString(tle.LogID.KeyID)]
 		if !ok {
 			continue
 		}
@@ -256,27 +338,31 @@ func (s *Signature) VerifyTlog(key crypto.PublicKey, rekorKeys []crypto.PublicKe
 		if k, ok := key.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(e.publicKey()) {
 			return nil, errors.New("transparency log certificate does not match")
 		}
-		if ms := s.b.GetMessageSignature(); ms != nil {
+		if ms := s.b.MessageSignature; ms != nil {
 			if e.hash == "" {
 				return nil, errors.New("transparency log entry is not a hashedrekord or missing digest")
 			}
-			if ms.GetMessageDigest().GetAlgorithm() != protocommon.HashAlgorithm_SHA2_256 || e.hashAlg != "sha256" {
-				return nil, fmt.Errorf("transparency log hashedrekord entry digest algorithm mismatch: %s != %s", ms.GetMessageDigest().GetAlgorithm(), e.hashAlg)
+			md := ms.MessageDigest
+			if md == nil {
+				md = &hashOutput{}
 			}
-			if got := hex.EncodeToString(ms.GetMessageDigest().GetDigest()); !strings.EqualFold(got, e.hash) {
+			if md.Algorithm != hashSHA256 || e.hashAlg != "sha256" {
+				return nil, fmt.Errorf("transparency log hashedrekord entry digest algorithm mismatch: %s != %s", hashAlgorithmName(md.Algorithm), e.hashAlg)
+			}
+			if got := hex.EncodeToString(md.Digest); !strings.EqualFold(got, e.hash) {
 				return nil, fmt.Errorf("transparency log hashedrekord entry digest %s does not match artifact %s", e.hash, got)
 			}
 		} else {
 			if e.payloadHash == "" {
 				return nil, errors.New("transparency log rekor v1 entry is not a dsse_v001 or intoto_v002 entry")
 			}
-			sum := sha256.Sum256(s.b.GetDsseEnvelope().GetPayload())
+			sum := sha256.Sum256(s.b.DsseEnvelope.Payload)
 			if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, e.payloadHash) {
 				return nil, fmt.Errorf("transparency log dsse/intoto entry payload hash %s does not match envelope payload hash %s", e.payloadHash, got)
 			}
 		}
 		if out == nil {
-			out = &TlogEntry{LogID: hex.EncodeToString(tle.LogId.KeyId)}
+			out = &TlogEntry{LogID: hex.EncodeToString(tle.LogID.KeyID)}
 			if tle.InclusionPromise != nil {
 				out.IntegratedTime = time.Unix(tle.IntegratedTime, 0).UTC()
 			}
