@@ -18,8 +18,8 @@
 #                           ${SIGNET_CI_CACHE:-$HOME/.cache/signet-ci}/k8s-v1.37.2/ (about 10 min cold);
 #                           SIGNET_WITH_K8S=0 skips them (the e2e test then skips, or fails in CI)
 #   helm v4.3.2             renders and lints deploy/helm/signet-webhook for the e2e test's
-#                           server-side dry-run; version pinned by tools/helm/go.mod (about 8 min of
-#                           CPU cold: 475 s user+sys, 1.1 GB peak RSS)
+#                           server-side dry-run; version pinned by tools/helm/go.mod (cold: 475 s of
+#                           CPU, 1.1 GB peak RSS; 358 s after the kube-apiserver build filled GOCACHE)
 #   apt packages            the system tools the tests use, when a command is missing (gcc,
 #                           openssl, softhsm2, opensc)
 #
