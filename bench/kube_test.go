@@ -99,7 +99,7 @@ func (p *proc) exited() bool {
 }
 
 // startProcess starts cmd with its output in dir/name.log and stops it
-// (SIGINT, then SIGKILL after 20 s) when the benchmark ends.
+// when the benchmark ends.
 func startProcess(b testing.TB, dir, name string, cmd *exec.Cmd) *proc {
 	b.Helper()
 	p := &proc{cmd: cmd, log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
@@ -112,17 +112,38 @@ func startProcess(b testing.TB, dir, name string, cmd *exec.Cmd) *proc {
 		b.Fatalf("start %s: %v", name, err)
 	}
 	go func() { cmd.Wait(); logf.Close(); close(p.done) }()
-	b.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-p.done
-		}
-	})
+	b.Cleanup(p.stop)
 	return p
 }
+
+// stop interrupts the process and waits for it, killing it after 20 s.
+func (p *proc) stop() {
+	if p.exited() {
+		return
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// portTaken reports whether the process exited because its port was taken
+// (freePort's port is free when asked, not necessarily when bound: the
+// machine is shared).
+func (p *proc) portTaken() bool {
+	if !p.exited() {
+		return false
+	}
+	log, _ := os.ReadFile(p.log)
+	return bytes.Contains(log, []byte("address already in use"))
+}
+
+// startAttempts is how many sets of free ports a server is started with
+// before giving up.
+const startAttempts = 3
 
 // startKube starts etcd and kube-apiserver (static token, system:masters)
 // and returns a kubeconfig for them once /readyz answers.
@@ -153,10 +174,33 @@ func startKube(b testing.TB) *kube {
 	}
 	saPub := write("sa.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
 
+	for attempt := 1; ; attempt++ {
+		kc, retry := tryStartKube(b, dir, bin, ca, srv, tokens, token, sa, saPub, caFile)
+		if kc != "" {
+			return newKube(b, kc)
+		}
+		if !retry || attempt == startAttempts {
+			b.Fatal("kube-apiserver did not start")
+		}
+	}
+}
+
+// tryStartKube starts etcd and kube-apiserver on free ports; it returns the
+// kubeconfig, or whether to try again on other ports.
+func tryStartKube(b testing.TB, dir, bin string, ca, srv *testpki.Issued, tokens, token, sa, saPub, caFile string) (kubeconfig string, retry bool) {
+	b.Helper()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
 	etcdPort, peerPort, apiPort := freePort(b), freePort(b), freePort(b)
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
-	startProcess(b, dir, "etcd", exec.Command(filepath.Join(bin, "etcd"), "--name", "bench",
+	os.RemoveAll(filepath.Join(dir, "etcd-data"))
+	etcd := startProcess(b, dir, "etcd", exec.Command(filepath.Join(bin, "etcd"), "--name", "bench",
 		"--data-dir", filepath.Join(dir, "etcd-data"), "--unsafe-no-fsync",
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
 		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
@@ -198,15 +242,26 @@ current-context: bench
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				break
+				return kc, false
 			}
 		}
-		if api.exited() || time.Now().After(deadline) {
+		if api.exited() || etcd.exited() || time.Now().After(deadline) {
+			api.stop()
+			etcd.stop()
+			if api.portTaken() || etcd.portTaken() {
+				b.Logf("a port was taken; starting again on others")
+				return "", true
+			}
 			log, _ := os.ReadFile(api.log)
 			b.Fatalf("kube-apiserver not ready (last error %v):\n%s", err, tail(log, 3000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// newKube makes the client of the API server kubeconfig names.
+func newKube(b testing.TB, kc string) *kube {
+	b.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
 	if err != nil {
 		b.Fatal(err)

@@ -261,35 +261,41 @@ func (e *whEnv) startWebhook(b testing.TB, timeout time.Duration, extra ...strin
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	writeTBFile(b, certFile, string(testpki.CertsPEM(srv.Cert)))
 	writeTBFile(b, keyFile, string(testpki.KeyPEM(b, srv.Key)))
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(b))
-	args := append([]string{"--addr", addr, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
-		"--config", e.policy, "--kubeconfig", e.kube.kubeconfig, "--timeout", timeout.String()}, extra...)
-	cmd := exec.Command(e.bin, args...)
-	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir}
-	p := startProcess(b, dir, "signet-webhook", cmd)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
-	w := &webhook{p: p, url: "https://" + addr, timeout: timeout, client: &http.Client{
-		// The API server's webhook client: HTTP/2 over TLS, one
-		// connection multiplexed, its own deadline (timeoutSeconds) above
-		// the webhook's --timeout.
-		Timeout:   timeout + 2*time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64},
-	}}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := w.client.Get(w.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return w
+	for attempt := 1; ; attempt++ {
+		addr := "127.0.0.1:" + strconv.Itoa(freePort(b))
+		args := append([]string{"--addr", addr, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+			"--config", e.policy, "--kubeconfig", e.kube.kubeconfig, "--timeout", timeout.String()}, extra...)
+		cmd := exec.Command(e.bin, args...)
+		cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir}
+		p := startProcess(b, dir, "signet-webhook", cmd)
+		w := &webhook{p: p, url: "https://" + addr, timeout: timeout, client: &http.Client{
+			// The API server's webhook client: HTTP/2 over TLS, one
+			// connection multiplexed, its own deadline (timeoutSeconds)
+			// above the webhook's --timeout.
+			Timeout:   timeout + 2*time.Second,
+			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64},
+		}}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			resp, err := w.client.Get(w.url + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return w
+				}
 			}
+			if p.exited() || time.Now().After(deadline) {
+				p.stop()
+				if p.portTaken() && attempt < startAttempts {
+					break
+				}
+				log, _ := os.ReadFile(p.log)
+				b.Fatalf("signet-webhook not ready (last error %v):\n%s", err, tail(log, 3000))
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if p.exited() || time.Now().After(deadline) {
-			log, _ := os.ReadFile(p.log)
-			b.Fatalf("signet-webhook not ready (last error %v):\n%s", err, tail(log, 3000))
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
