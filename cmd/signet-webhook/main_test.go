@@ -46,6 +46,7 @@ func TestUsageErrors(t *testing.T) {
 		{"no TLS", []string{"--config", dir}, "--tls-cert-file and --tls-key-file are required"},
 		{"bad policy set", append([]string{"--policy-set", "x", "--config", dir}, tls...), `want NAME=DIR`},
 		{"timeout too long", append([]string{"--timeout", "45s", "--config", dir}, tls...), "at most 30s"},
+		{"no verification slots", append([]string{"--max-verifications-per-registry", "0", "--config", dir}, tls...), "want at least 1"},
 		{"default set without policy", append([]string{"--config", dir}, tls...), "policy set \"default\""},
 		{"bad key pair", []string{"--tls-cert-file", key, "--tls-key-file", key, "--config", dir}, "--tls-cert-file"},
 	} {

@@ -46,6 +46,7 @@ type options struct {
 	insecureRegistries []string
 	timeout            time.Duration
 	cacheTTL           time.Duration
+	maxPerRegistry     int
 	kubeconfig         string
 }
 
@@ -85,6 +86,7 @@ a warning. /mutate pins each verified image to its digest. GET /healthz,
 	fl.StringArrayVar(&o.insecureRegistries, "insecure-registry", nil, "registry HOST[:PORT] reached over plain HTTP (repeatable; loopback always is)")
 	fl.DurationVar(&o.timeout, "timeout", admission.DefaultTimeout, "time allowed to verify one request's images; keep it below the webhook configurations' timeoutSeconds")
 	fl.DurationVar(&o.cacheTTL, "cache-ttl", admission.DefaultCacheTTL, "how long a verdict is kept at most (never past its revocation evidence or certificates); 0s or less disables the cache")
+	fl.IntVar(&o.maxPerRegistry, "max-verifications-per-registry", admission.DefaultMaxVerificationsPerRegistry, "verifications run at once against one registry host; more wait for a slot within their request's deadline")
 	fl.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig to read namespace labels with, outside a cluster (default: the pod's service account)")
 	cmd.SetArgs(args)
 	cmd.SetOut(stderr)
@@ -107,6 +109,9 @@ func run(ctx context.Context, o *options, stderr io.Writer, getenv func(string) 
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if o.certFile == "" || o.keyFile == "" {
 		return &usageError{errors.New("--tls-cert-file and --tls-key-file are required: the API server calls webhooks over HTTPS only")}
+	}
+	if o.maxPerRegistry <= 0 {
+		return &usageError{fmt.Errorf("--max-verifications-per-registry %d: want at least 1", o.maxPerRegistry)}
 	}
 	if o.timeout <= 0 || o.timeout > 30*time.Second {
 		return &usageError{fmt.Errorf("--timeout %s: want more than 0s and at most 30s (webhook configurations allow at most 30 s)", o.timeout)}
@@ -148,12 +153,13 @@ func run(ctx context.Context, o *options, stderr io.Writer, getenv func(string) 
 	}
 	metrics := admission.NewMetrics()
 	v, err := admission.NewVerifier(admission.VerifierOptions{
-		DefaultSet:         o.configDir,
-		PolicySets:         sets,
-		InsecureRegistries: o.insecureRegistries,
-		Credentials:        creds.Credentials,
-		Timeout:            o.timeout,
-		CacheTTL:           cacheTTL,
+		DefaultSet:                  o.configDir,
+		PolicySets:                  sets,
+		InsecureRegistries:          o.insecureRegistries,
+		Credentials:                 creds.Credentials,
+		Timeout:                     o.timeout,
+		CacheTTL:                    cacheTTL,
+		MaxVerificationsPerRegistry: o.maxPerRegistry,
 		Revocation: &revocation.Validator{
 			OCSPCache:  &revocation.OCSPCache{},
 			Cache:      &revocation.FileCache{Dir: filepath.Join(os.TempDir(), "signet-webhook-crl")},
