@@ -16,7 +16,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -91,7 +90,21 @@ type hashValue struct {
 	Value     string `json:"value"`
 }
 
-var hexSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+// isHexSHA256 reports whether s is 64 hex digits (either case), what
+// sigstore-go matches with ^[0-9a-fA-F]{64}$. Spelled out rather than a
+// package-level regular expression, compiled at every signet start.
+func isHexSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 // parseTlogEntry checks an entry's required fields and parses its body,
 // which must be of the kind and version the entry states.
@@ -119,7 +132,7 @@ func parseTlogEntry(tle *tlogEntryProto) (*tlogEntry, error) {
 		return fmt.Errorf("entry body (%s %s): %s", b.Kind, b.APIVersion, what)
 	}
 	checkHash := func(h *hashValue) (string, error) {
-		if h == nil || h.Algorithm != "sha256" || !hexSHA256.MatchString(h.Value) {
+		if h == nil || h.Algorithm != "sha256" || !isHexSHA256(h.Value) {
 			return "", bad("payloadHash is not a sha256 digest")
 		}
 		return h.Value, nil
@@ -222,9 +235,13 @@ func verifySET(tle *tlogEntryProto, logKey crypto.PublicKey) error {
 	return nil
 }
 
-// rekorV1Origin is the first checkpoint line of a Rekor v1 log
-// ("<host> - <tree ID>").
-var rekorV1Origin = regexp.MustCompile(`.* - [0-9]+$`)
+// isRekorV1Origin reports whether line is the first checkpoint line of a
+// Rekor v1 log ("<host> - <tree ID>"): what sigstore-go matches with
+// `.* - [0-9]+$` (the line holds no newline).
+func isRekorV1Origin(line string) bool {
+	rest := strings.TrimRight(line, "0123456789")
+	return len(rest) < len(line) && strings.HasSuffix(rest, " - ")
+}
 
 // verifyInclusion checks the entry's inclusion proof (RFC 6962) and the
 // log's signature on the checkpoint holding the proof's root.
@@ -237,7 +254,7 @@ func verifyInclusion(tle *tlogEntryProto, logKey crypto.PublicKey) error {
 	if p.Checkpoint != nil {
 		cp = p.Checkpoint.Envelope
 	}
-	if lines := strings.Split(cp, "\n"); len(lines) < 4 || !rekorV1Origin.MatchString(lines[0]) {
+	if lines := strings.Split(cp, "\n"); len(lines) < 4 || !isRekorV1Origin(lines[0]) {
 		return errors.New("cannot verify Rekor v2 entry without baseUrl in transparency log's trusted root")
 	}
 	leaf := rfc6962.DefaultHasher.HashLeaf(tle.CanonicalizedBody)

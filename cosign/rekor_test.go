@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,5 +265,23 @@ func TestRekorV2EntryParses(t *testing.T) {
 	}
 	if _, err := s.VerifyTlog(k.GetPublicKey(), []crypto.PublicKey{log.key.Public()}); err == nil {
 		t.Fatal("VerifyTlog accepted a Rekor v2 entry it cannot check")
+	}
+}
+
+// TestRekorLineChecks: the hand-written checks agree with the regular
+// expressions sigstore-go uses.
+func TestRekorLineChecks(t *testing.T) {
+	hexRE := regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	originRE := regexp.MustCompile(`.* - [0-9]+$`)
+	for _, s := range []string{
+		"", strings.Repeat("a", 64), strings.Repeat("A", 63) + "f", strings.Repeat("0", 65), strings.Repeat("g", 64),
+		"rekor.sigstore.dev - 1193050959916656506", " - 1", "- 1", "x - ", "x - 12a", "a - 1 - 2", "x -  1", "rekor.test - 1\r",
+	} {
+		if got, want := isHexSHA256(s), hexRE.MatchString(s); got != want {
+			t.Errorf("isHexSHA256(%q) = %v, want %v", s, got, want)
+		}
+		if got, want := isRekorV1Origin(s), originRE.MatchString(s); got != want {
+			t.Errorf("isRekorV1Origin(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
