@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+
+	"github.com/signet-dev/signet/internal/oneproc"
 )
 
 func main() {
@@ -20,8 +22,15 @@ func main() {
 			}
 		}
 	}
+	// The process started on one processor (internal/oneproc): what
+	// `version` and a verify of one reference do is sequential, and
+	// anything else gets the processors back now; a verify of several
+	// references gets them back once it has counted them.
+	if len(os.Args) < 2 || (os.Args[1] != "verify" && os.Args[1] != "version") {
+		oneproc.Restore()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Main(ctx, os.Args[1:], &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+	code := Main(ctx, os.Args[1:], &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Parallel: oneproc.Restore})
 	stop()
 	if code != 0 {
 		pprof.StopCPUProfile()

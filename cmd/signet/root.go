@@ -26,9 +26,20 @@ type Env struct {
 	Getenv func(string) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Parallel, when set, is called by a command before work that runs on
+	// several processors: the signet process starts on one (main.go,
+	// internal/oneproc). Tests leave it nil.
+	Parallel func()
 
 	debug   bool
 	verbose bool
+}
+
+// parallel readies the process for work on several processors.
+func (e *Env) parallel() {
+	if e.Parallel != nil {
+		e.Parallel()
+	}
 }
 
 func (e *Env) now() time.Time {

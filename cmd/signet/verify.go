@@ -99,6 +99,9 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, args []string) error
 	if err != nil {
 		return err
 	}
+	if len(refs) > 1 {
+		env.parallel()
+	}
 	md, err := parseMetadata(o.userMetadata)
 	if err != nil {
 		return err
