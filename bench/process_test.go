@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,8 +32,9 @@ var (
 	signetErr  error
 )
 
-// buildSignet builds ./cmd/signet once per test binary (plain `go build`,
-// as README.md documents) unless SIGNET_BENCH_SIGNET names a binary.
+// buildSignet builds ./cmd/signet once per test binary (CGO_ENABLED=0 go
+// build, as README.md documents) unless SIGNET_BENCH_SIGNET names a
+// binary.
 func buildSignet(b testing.TB) string {
 	b.Helper()
 	if p := os.Getenv(envSignet); p != "" {
@@ -45,7 +47,9 @@ func buildSignet(b testing.TB) string {
 			return
 		}
 		signetBin = filepath.Join(dir, "signet")
-		if out, err := exec.Command("go", "build", "-o", signetBin, "github.com/signet-dev/signet/cmd/signet").CombinedOutput(); err != nil {
+		c := exec.Command("go", "build", "-o", signetBin, "github.com/signet-dev/signet/cmd/signet")
+		c.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := c.CombinedOutput(); err != nil {
 			signetErr = fmt.Errorf("build signet: %v\n%s", err, out)
 		}
 	})
@@ -53,6 +57,39 @@ func buildSignet(b testing.TB) string {
 		b.Fatal(signetErr)
 	}
 	return signetBin
+}
+
+var (
+	notationStaticOnce sync.Once
+	notationStaticBin  string
+	notationStaticErr  error
+)
+
+// notationStatic builds notation v1.3.2 (the version tools/go.mod pins, as
+// scripts/install-peers.sh does) the way its releases are built:
+// CGO_ENABLED=0 and -trimpath (notation's .goreleaser.yml), a static
+// binary like signet's. The peer install-peers.sh builds uses cgo; the
+// process benchmarks measure both.
+func notationStatic(b testing.TB) string {
+	b.Helper()
+	notationStaticOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "signet-bench-notation-")
+		if err != nil {
+			notationStaticErr = err
+			return
+		}
+		notationStaticBin = filepath.Join(dir, "notation")
+		c := exec.Command("go", "build", "-trimpath", "-o", notationStaticBin, "github.com/notaryproject/notation/cmd/notation")
+		c.Dir = filepath.Join("..", "tools")
+		c.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := c.CombinedOutput(); err != nil {
+			notationStaticErr = fmt.Errorf("build notation (static): %v\n%s", err, out)
+		}
+	})
+	if notationStaticErr != nil {
+		b.Fatal(notationStaticErr)
+	}
+	return notationStaticBin
 }
 
 // buildHello builds a hello-world Go program (os.Stdout.WriteString, no
@@ -86,19 +123,32 @@ type process struct {
 // runInterleaved runs every process once per b.Loop iteration, one after
 // the other, so that the machine's load drifts over all of them alike
 // (this machine is shared: compare within one run). It reports each
-// process's median wall time as NAME-ms and returns the medians.
+// process's median wall time as NAME-ms and returns the medians. Output
+// goes to a file, not a pipe: no goroutine of this process copies it
+// while the clock runs.
 func runInterleaved(b *testing.B, procs []*process) map[string]time.Duration {
 	b.Helper()
+	out, err := os.Create(filepath.Join(b.TempDir(), "output"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer out.Close()
 	for b.Loop() {
 		for _, p := range procs {
 			c := p.cmd()
-			var out bytes.Buffer
-			c.Stdout, c.Stderr = &out, &out
+			if err := out.Truncate(0); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := out.Seek(0, 0); err != nil {
+				b.Fatal(err)
+			}
+			c.Stdout, c.Stderr = out, out
 			start := time.Now()
 			err := c.Run()
 			p.times = append(p.times, time.Since(start))
 			if err != nil {
-				b.Fatalf("%s: %v\n%s", p.name, err, out.Bytes())
+				data, _ := os.ReadFile(out.Name())
+				b.Fatalf("%s: %v\n%s", p.name, err, data)
 			}
 		}
 	}
@@ -185,59 +235,81 @@ func firstLines(out []byte, n int) []byte {
 }
 
 // BenchmarkStartup measures how long a process takes to start and exit:
-// `signet version` and `notation version` against a hello-world Go
-// program built here, interleaved. hello-ms, signet-ms and notation-ms are
-// medians; signet/hello is the ratio of the medians. With
-// SIGNET_BENCH_CALLGRIND=1 it also reports each one's instruction count.
+// `signet version` and `notation version` (the install-peers.sh build, and
+// notation-static: built as its releases are) against a hello-world Go
+// program built here, interleaved. hello-ms, signet-ms, notation-ms and
+// notation-static-ms are medians; signet/hello and signet/notation are
+// ratios of the medians. With SIGNET_BENCH_CALLGRIND=1 it also reports
+// each one's instruction count.
 func BenchmarkStartup(b *testing.B) {
 	signet := buildSignet(b)
 	hello := buildHello(b)
 	notation := notationBin(b)
+	static := notationStatic(b)
 	procs := []*process{
 		{name: "hello", cmd: func() *exec.Cmd { return exec.Command(hello) }},
 		{name: "signet", cmd: func() *exec.Cmd { return exec.Command(signet, "version") }},
 		{name: "notation", cmd: func() *exec.Cmd { return exec.Command(notation, "version") }},
+		{name: "notation-static", cmd: func() *exec.Cmd { return exec.Command(static, "version") }},
 	}
 	med := runInterleaved(b, procs)
 	b.ReportMetric(float64(med["signet"])/float64(med["hello"]), "signet/hello")
-	b.ReportMetric(float64(med["signet"])/float64(med["notation"]), "signet/notation")
-	var instr []int64
+	reportRatios(b, med, procs)
+}
+
+// reportRatios reports signet's median against each notation build's
+// (signet/NAME) and, with SIGNET_BENCH_CALLGRIND=1, the instruction counts
+// and their ratios (signet/NAME-instr).
+func reportRatios(b *testing.B, med map[string]time.Duration, procs []*process) {
+	b.Helper()
+	instr := map[string]int64{}
 	for _, p := range procs {
-		instr = append(instr, countInstructions(b, p.name, p.cmd))
+		if p.name != "hello" {
+			instr[p.name] = countInstructions(b, p.name, p.cmd)
+		}
 	}
-	if instr[1] > 0 && instr[2] > 0 {
-		b.ReportMetric(float64(instr[1])/float64(instr[2]), "signet/notation-instr")
+	for _, p := range procs {
+		if !strings.HasPrefix(p.name, "notation") {
+			continue
+		}
+		b.ReportMetric(float64(med["signet"])/float64(med[p.name]), "signet/"+p.name)
+		if instr["signet"] > 0 && instr[p.name] > 0 {
+			b.ReportMetric(float64(instr["signet"])/float64(instr[p.name]), "signet/"+p.name+"-instr")
+		}
 	}
 }
 
-// verifyProcesses are one signet and one notation `verify` process of ref.
-func (e *env) verifyProcesses(ref string) []*process {
+// verifyProcesses are one signet and one notation `verify` process of
+// ref, for each notation build (install-peers.sh's and notation-static).
+func (e *env) verifyProcesses(b testing.TB, ref string) []*process {
+	static := notationStatic(b)
 	return []*process{
 		{name: "signet", cmd: func() *exec.Cmd { return e.cmd(e.signet, "verify", ref) }},
 		{name: "notation", cmd: func() *exec.Cmd { return e.cmd(e.notation, "verify", "--insecure-registry", ref) }},
+		{name: "notation-static", cmd: func() *exec.Cmd { return e.cmd(static, "verify", "--insecure-registry", ref) }},
 	}
 }
 
 // BenchmarkVerifyProcess is one whole `verify` process of a signed image,
-// signet and notation v1.3.2 interleaved in the same run, against a
-// loopback registry: go-containerregistry's with the referrers API
-// (in-process; requests/op counts the requests that reach it, per tool)
-// and CNCF distribution v3 (referrers tag schema). signet-ms and
-// notation-ms are medians, signet/notation their ratio (the goal of issue
-// 9 is at most 0.5). With SIGNET_BENCH_CALLGRIND=1 it also reports each
-// tool's instruction count for one verify, and their ratio.
+// signet and notation v1.3.2 (both builds, as BenchmarkStartup)
+// interleaved in the same run, against a loopback registry:
+// go-containerregistry's with the referrers API (in-process;
+// NAME-requests counts the requests that reach it, per tool) and CNCF
+// distribution v3 (referrers tag schema). NAME-ms are medians,
+// signet/NAME their ratios (the goal of issue 9 is at most 0.5). With
+// SIGNET_BENCH_CALLGRIND=1 it also reports each tool's instruction count
+// for one verify, and their ratios.
 func BenchmarkVerifyProcess(b *testing.B) {
 	for _, kind := range []string{registryGGCR, registryDistribution} {
 		b.Run(kind, func(b *testing.B) {
 			e := setup(b, kind)
 			ref := e.images(b, 1)[0]
-			procs := e.verifyProcesses(ref)
+			procs := e.verifyProcesses(b, ref)
 			e.requests.Store(0)
 			med := runInterleaved(b, procs)
-			b.ReportMetric(float64(med["signet"])/float64(med["notation"]), "signet/notation")
 			if kind == registryGGCR {
 				// Count each tool's requests alone, outside the timed loop.
-				for _, p := range procs {
+				for _, p := range procs[:2] {
 					e.requests.Store(0)
 					if out, err := p.cmd().CombinedOutput(); err != nil {
 						b.Fatalf("%s: %v\n%s", p.name, err, out)
@@ -245,11 +317,7 @@ func BenchmarkVerifyProcess(b *testing.B) {
 					b.ReportMetric(float64(e.requests.Load()), p.name+"-requests")
 				}
 			}
-			s := countInstructions(b, "signet", procs[0].cmd)
-			n := countInstructions(b, "notation", procs[1].cmd)
-			if s > 0 && n > 0 {
-				b.ReportMetric(float64(s)/float64(n), "signet/notation-instr")
-			}
+			reportRatios(b, med, procs)
 		})
 	}
 }
