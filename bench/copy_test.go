@@ -99,12 +99,18 @@ func setupGraph(b *testing.B) *graphEnv {
 	return g
 }
 
+// envBaseline, when set, names another signet binary (an earlier build)
+// that BenchmarkCopyRecursive and BenchmarkCopyRequests also run, in the
+// same iterations: before and after a change, measured together.
+const envBaseline = "SIGNET_BENCH_BASELINE"
+
 // BenchmarkCopyRecursive copies the graph between two loopback registries
 // (go-containerregistry with the referrers API, in-process), each
 // iteration into fresh repositories: `signet copy -r`, `signet copy -r
-// --verify` and `oras copy -r` in the same run; and into distribution v3
-// (the referrers tag schema), where signet makes every referrer's index
-// entry converge. Reported: medians in ms.
+// --verify` and `oras copy -r` in the same run (and the SIGNET_BENCH_BASELINE
+// binary's copies); and into distribution v3 (the referrers tag schema),
+// where signet makes every referrer's index entry converge. Reported:
+// medians in ms.
 func BenchmarkCopyRecursive(b *testing.B) {
 	g := setupGraph(b)
 	oras := peer.Oras(b)
@@ -116,7 +122,8 @@ func BenchmarkCopyRecursive(b *testing.B) {
 			} else {
 				dst = testregistry.Distribution(b, testregistry.DistributionOptions{})
 			}
-			var plain, verified, orasT, plainCPU, verifiedCPU, orasCPU []time.Duration
+			var plain, verified, orasT, plainCPU, verifiedCPU, orasCPU, basePlain, baseVerified []time.Duration
+			base := os.Getenv(envBaseline)
 			i := 0
 			for b.Loop() {
 				i++
@@ -126,6 +133,16 @@ func BenchmarkCopyRecursive(b *testing.B) {
 				verified, verifiedCPU = append(verified, w), append(verifiedCPU, c)
 				w, c = g.timedBin(b, oras, "cp", "-r", "--from-plain-http", "--to-plain-http", g.root, dst.Ref(fmt.Sprintf("prod/oras-%d", i)))
 				orasT, orasCPU = append(orasT, w), append(orasCPU, c)
+				if base != "" {
+					w, _ = g.timedBin(b, base, "copy", "-r", g.root, dst.Ref(fmt.Sprintf("prod/base-%d", i)))
+					basePlain = append(basePlain, w)
+					w, _ = g.timedBin(b, base, "copy", "-r", "--verify", g.root, dst.Ref(fmt.Sprintf("prod/base-verified-%d", i)))
+					baseVerified = append(baseVerified, w)
+				}
+			}
+			if base != "" {
+				b.ReportMetric(ms(median(basePlain)), "base-ms")
+				b.ReportMetric(ms(median(baseVerified)), "base-verify-ms")
 			}
 			b.ReportMetric(ms(median(plain)), "signet-ms")
 			b.ReportMetric(ms(median(verified)), "signet-verify-ms")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,14 +45,6 @@ type Destination interface {
 	content.PredecessorFinder
 	registry.Resolver
 	Tag(ctx context.Context, desc ocispec.Descriptor, reference string) error
-}
-
-// referrerEnsurer is a destination that keeps a referrers index of its own
-// (a registry with the referrers tag schema): Copy asks it to list every
-// referrer it copied, so that a copy interrupted between a manifest and its
-// index update, or an update lost to a concurrent copy, is made whole.
-type referrerEnsurer interface {
-	EnsureReferrers(ctx context.Context, subject ocispec.Descriptor, entries []ocispec.Descriptor) error
 }
 
 // CopyOptions configure Copy. The zero value copies the artifact and what
@@ -274,32 +267,60 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 			return p, res, err
 		}
 	}
-	if err := transfer(ctx, src, p, dst, opts, res); err != nil {
+	// A verified copy checks the destination (arrival and verification)
+	// as soon as everything is written, while the referrers tag indexes
+	// written converge (copyAndIndex); should that early check fail (a
+	// concurrent writer's index update had dropped an entry for a while),
+	// it is made again once the indexes have converged.
+	var (
+		early     *dstCheck
+		earlyDone = make(chan struct{})
+		started   atomic.Bool
+		written   func()
+	)
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if v := opts.Verify; v != nil {
+		written = func() {
+			started.Store(true)
+			go func() {
+				defer close(earlyDone)
+				early = checkDestination(tctx, dst, p, res.Verification.Nodes, v, max(opts.concurrency(), arrivalConcurrency))
+			}()
+		}
+	}
+	if err := transfer(tctx, src, p, dst, opts, res, written); err != nil {
+		cancel()
+		if started.Load() {
+			<-earlyDone
+		}
 		return p, res, errors.Join(signet.ErrIO, err)
 	}
 	if opts.Tag != "" {
 		if err := dst.Tag(ctx, p.root, opts.Tag); err != nil {
+			if started.Load() {
+				cancel()
+				<-earlyDone
+			}
 			return p, res, errors.Join(signet.ErrIO, fmt.Errorf("tag %s as %s: %w", p.root.Digest, opts.Tag, err))
 		}
 	}
 	if v := opts.Verify; v != nil {
-		// Arrival and the destination's verdicts are checked together.
-		var (
-			dstErr error
-			wg     sync.WaitGroup
-		)
 		vr := res.Verification
-		wg.Go(func() {
-			dstErr = verifyNodes(ctx, dst, vr.Nodes, nil, v, EndDestination, v.DestinationScope, max(opts.concurrency(), arrivalConcurrency))
-		})
-		arrivalErr := checkArrival(ctx, dst, p, res, max(opts.concurrency(), arrivalConcurrency))
-		wg.Wait()
-		if arrivalErr != nil {
-			return p, res, arrivalErr
+		var check *dstCheck
+		if started.Load() {
+			<-earlyDone
+			check = early
+		}
+		if check == nil || !check.ok() {
+			check = checkDestination(ctx, dst, p, vr.Nodes, v, max(opts.concurrency(), arrivalConcurrency))
+		}
+		if err := check.record(p, res); err != nil {
+			return p, res, err
 		}
 		vr.Destination = vr.Nodes[0].Destination
-		if dstErr != nil {
-			return p, res, dstErr
+		if check.verifyErr != nil {
+			return p, res, check.verifyErr
 		}
 	}
 	return p, res, nil
@@ -326,11 +347,14 @@ func newResult(p *plan) *CopyResult {
 	return res
 }
 
-// transfer copies the root's graph first, then the referrers the walk
-// found (those of the platform manifests included), each after its
-// subject, then makes the referrers listed where the destination keeps its
-// own index.
-func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opts CopyOptions, res *CopyResult) error {
+// transfer copies the root's graph and the referrers the walk found
+// (those of the platform manifests included), each after its subject, and
+// makes the referrers listed where the destination keeps its own index
+// (copyAndIndex).
+//
+// written, when set, is called once every node and every index entry is
+// written, before the indexes have converged (not at all on failure).
+func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opts CopyOptions, res *CopyResult, written func()) error {
 	prog := opts.Progress
 	if prog == nil {
 		prog = &Progress{}
@@ -348,41 +372,15 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 	conc := opts.concurrency()
 	// Into a registry that keeps its own referrers tag index, referrers are
 	// pushed without touching it, and each subject's index is then updated
-	// once for all its referrers (and converges) below.
+	// once for all its referrers (and converges) in copyAndIndex.
 	var target content.Storage = dst
 	if r, ok := dst.(*registry.Repository); ok {
 		target = deferredIndex{r}
 	}
 	c := newCopier(ps, target, p, conc, mark)
 	c.mountFrom = mountSource(src, dst)
-	// The root's graph first, then every referrer (each after its
-	// subject).
-	if err := c.copy(ctx, p.root); err != nil {
-		return fmt.Errorf("copy %s: %w", p.root.Digest, err)
-	}
-	var referrers []ocispec.Descriptor
-	for _, n := range p.nodes {
-		if n.kind == KindReferrer {
-			referrers = append(referrers, n.desc)
-		}
-	}
-	if len(referrers) > 0 {
-		if err := c.copyAll(ctx, referrers); err != nil {
-			return fmt.Errorf("copy the referrers of %s: %w", p.root.Digest, err)
-		}
-		if e, ok := dst.(referrerEnsurer); ok {
-			// One index per subject: they are independent.
-			subjects, entries := p.referrersBySubject()
-			errs := make([]error, len(subjects))
-			forEachLimit(len(subjects), conc, func(i int) {
-				if err := e.EnsureReferrers(ctx, subjects[i], entries[subjects[i].Digest]); err != nil {
-					errs[i] = fmt.Errorf("list the referrers of %s: %w", subjects[i].Digest, err)
-				}
-			})
-			if err := errors.Join(errs...); err != nil {
-				return err
-			}
-		}
+	if err := copyAndIndex(ctx, c, p, dst, written); err != nil {
+		return err
 	}
 	prog.Nodes.Store(int64(len(p.nodes)))
 	states.apply(res)
@@ -397,6 +395,96 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 		}
 	}
 	return nil
+}
+
+// indexConcurrency bounds the subjects whose referrers tag index a copy
+// updates at once. An update is a few small requests separated by settle
+// delays (registry.ReferrersUpdate.Converge), so a subject waiting for a
+// slot would wait for a whole convergence: the bound is above the number
+// of subjects of most graphs (an index, its platform manifests, a few
+// SBOMs).
+const indexConcurrency = 32
+
+// referrerIndexer is a destination that keeps a referrers index of its own
+// (a registry with the referrers tag schema): Copy asks it to list every
+// referrer it copied, so that a copy interrupted between a manifest and its
+// index update, or an update lost to a concurrent copy, is made whole.
+type referrerIndexer interface {
+	AddReferrers(ctx context.Context, subject ocispec.Descriptor, entries []ocispec.Descriptor) (*registry.ReferrersUpdate, error)
+}
+
+// copyAndIndex copies the root's graph and every referrer the walk found
+// concurrently (a referrer after its subject: its subject is among what it
+// waits for), and, where the destination keeps its own referrers index,
+// adds each subject's referrers to its index in one update as soon as they
+// are all there, while the rest of the graph is still being copied, then
+// makes the update converge: the settle delays overlap the transfer
+// instead of following it. written, when set, is called once everything
+// is written, before the last updates have converged.
+func copyAndIndex(ctx context.Context, c *copier, p *plan, dst Destination, written func()) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	subjects, entries := p.referrersBySubject()
+	ix, indexes := dst.(referrerIndexer)
+	var (
+		wg      sync.WaitGroup
+		rootErr error
+		errs    = make([]error, len(subjects))
+		slots   = make(chan struct{}, indexConcurrency)
+		pending atomic.Int64 // the root's graph and each subject's index entries, until written
+	)
+	pending.Store(int64(1 + len(subjects)))
+	done := func() {
+		if pending.Add(-1) == 0 && written != nil {
+			written()
+		}
+	}
+	wg.Go(func() {
+		if rootErr = c.copy(ctx, p.root); rootErr != nil {
+			rootErr = fmt.Errorf("copy %s: %w", p.root.Digest, rootErr)
+			cancel(rootErr)
+			return
+		}
+		done()
+	})
+	for i, s := range subjects {
+		wg.Go(func() {
+			fail := func(err error) {
+				errs[i] = err
+				cancel(err)
+			}
+			refs := make([]ocispec.Descriptor, len(entries[s.Digest]))
+			for j, r := range entries[s.Digest] {
+				refs[j] = bare(r)
+			}
+			if err := c.copyAll(ctx, refs); err != nil {
+				fail(fmt.Errorf("copy the referrers of %s: %w", s.Digest, err))
+				return
+			}
+			if !indexes {
+				done()
+				return
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = context.Cause(ctx)
+				return
+			}
+			defer func() { <-slots }()
+			u, err := ix.AddReferrers(ctx, s, entries[s.Digest])
+			if err != nil {
+				fail(fmt.Errorf("list the referrers of %s: %w", s.Digest, err))
+				return
+			}
+			done()
+			if err := u.Converge(ctx); err != nil {
+				fail(fmt.Errorf("list the referrers of %s: %w", s.Digest, err))
+			}
+		})
+	}
+	wg.Wait()
+	return firstError(append([]error{rootErr}, errs...))
 }
 
 // transferStates records what happened to each node of a plan during a
@@ -477,12 +565,58 @@ func mountSource(src CopySource, dst Destination) string {
 	return strings.TrimPrefix(s.Name(), s.Registry()+"/")
 }
 
-// checkArrival looks every node up at the destination, and every referrer
-// among its subject's referrers there, concurrently (up to concurrency
-// requests at once), and records the result.
-func checkArrival(ctx context.Context, dst Destination, p *plan, res *CopyResult, concurrency int) error {
+// dstCheck is a verified copy's check of the destination: every node
+// looked up there, every referrer looked for among its subject's
+// referrers, and the required nodes verified (recorded in the
+// NodeVerifications given to checkDestination).
+type dstCheck struct {
+	exists    []bool
+	listed    map[digest.Digest]map[digest.Digest]bool
+	lookupErr error // the lookups could not be made
+	verifyErr error // a *VerifyError
+}
+
+// checkDestination looks every node of p up at the destination and lists
+// each subject's referrers there, while verifying the required nodes of
+// nodes there, concurrently (up to concurrency requests at once for each).
+func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []NodeVerification, v *VerifyOptions, concurrency int) *dstCheck {
+	c := &dstCheck{}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		c.verifyErr = verifyNodes(ctx, dst, nodes, nil, v, EndDestination, v.DestinationScope, concurrency)
+	})
+	c.lookupErr = c.lookUp(ctx, dst, p, concurrency)
+	wg.Wait()
+	return c
+}
+
+// ok reports whether every node was found, every referrer listed and
+// every required node verified.
+func (c *dstCheck) ok() bool {
+	if c.lookupErr != nil || c.verifyErr != nil {
+		return false
+	}
+	return !slices.Contains(c.exists, false) && c.unlisted() == 0
+}
+
+func (c *dstCheck) unlisted() int {
+	n := 0
+	for _, refs := range c.listed {
+		for _, listed := range refs {
+			if !listed {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// lookUp looks every node up at the destination, and every referrer among
+// its subject's referrers there, concurrently (up to concurrency requests
+// at once).
+func (c *dstCheck) lookUp(ctx context.Context, dst Destination, p *plan, concurrency int) error {
 	// Each subject's referrers at the destination, listed once.
-	subjects, _ := p.referrersBySubject()
+	subjects, entries := p.referrersBySubject()
 	listed := make([]map[digest.Digest]bool, len(subjects))
 	listErrs := make([]error, len(subjects))
 	forEachLimit(len(subjects), concurrency, func(i int) {
@@ -491,22 +625,28 @@ func checkArrival(ctx context.Context, dst Destination, p *plan, res *CopyResult
 			listErrs[i] = fmt.Errorf("list the referrers of %s at the destination: %w", subjects[i].Digest, err)
 			return
 		}
-		listed[i] = map[digest.Digest]bool{}
-		for _, r := range refs {
-			listed[i][r.Digest] = true
+		m := map[digest.Digest]bool{}
+		for _, e := range entries[subjects[i].Digest] {
+			m[e.Digest] = false
 		}
+		for _, r := range refs {
+			if _, ok := m[r.Digest]; ok {
+				m[r.Digest] = true
+			}
+		}
+		listed[i] = m
 	})
 	if err := errors.Join(listErrs...); err != nil {
 		return errors.Join(signet.ErrIO, err)
 	}
-	bySubject := map[digest.Digest]map[digest.Digest]bool{}
+	c.listed = map[digest.Digest]map[digest.Digest]bool{}
 	for i, s := range subjects {
-		bySubject[s.Digest] = listed[i]
+		c.listed[s.Digest] = listed[i]
 	}
-	exists := make([]bool, len(p.nodes))
+	c.exists = make([]bool, len(p.nodes))
 	errs := make([]error, len(p.nodes))
 	forEachLimit(len(p.nodes), concurrency, func(i int) {
-		exists[i], errs[i] = dst.Exists(ctx, p.nodes[i].desc)
+		c.exists[i], errs[i] = dst.Exists(ctx, p.nodes[i].desc)
 		if errs[i] != nil {
 			errs[i] = fmt.Errorf("look up %s at the destination: %w", p.nodes[i].desc.Digest, errs[i])
 		}
@@ -514,15 +654,25 @@ func checkArrival(ctx context.Context, dst Destination, p *plan, res *CopyResult
 	if err := errors.Join(errs...); err != nil {
 		return errors.Join(signet.ErrIO, err)
 	}
+	return nil
+}
+
+// record writes what the lookups found into res (after the transfer
+// states: a node's transfer state moves to Transfer) and returns the
+// lookup error, or ErrIncomplete naming what is missing.
+func (c *dstCheck) record(p *plan, res *CopyResult) error {
+	if c.lookupErr != nil {
+		return c.lookupErr
+	}
 	var missing []string
 	for i, n := range p.nodes {
 		ns := &res.Nodes[i]
 		ns.Transfer = ns.State
 		switch {
-		case !exists[i]:
+		case !c.exists[i]:
 			ns.State = StateMissing
 			missing = append(missing, fmt.Sprintf("%s %s", n.kind, n.desc.Digest))
-		case n.kind == KindReferrer && !bySubject[n.subject.Digest][n.desc.Digest]:
+		case n.kind == KindReferrer && !c.listed[n.subject.Digest][n.desc.Digest]:
 			ns.State = StateUnlisted
 			missing = append(missing, fmt.Sprintf("referrer %s (not listed under %s)", n.desc.Digest, n.subject.Digest))
 		default:

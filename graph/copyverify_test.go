@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -394,5 +395,80 @@ func TestCopyVerifyAllNeedsRecursive(t *testing.T) {
 	_, err := graph.Copy(context.Background(), src, "v1", newLayout(t), graph.CopyOptions{Verify: copyVerify(t, k, true)})
 	if !errors.Is(err, signet.ErrInvalidInput) {
 		t.Errorf("got %v, want ErrInvalidInput", err)
+	}
+}
+
+// staleIndex makes a registry answer the first two reads of each
+// referrers tag index after its first write as if it had no index yet:
+// what a reader sees while a concurrent writer's read-modify-write, begun
+// before ours, has dropped our entries (until our convergence adds them
+// again). dropped counts the reads answered so.
+type staleIndex struct {
+	mu      sync.Mutex
+	left    map[string]int
+	dropped int
+}
+
+func (s *staleIndex) middleware(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, tag, ok := strings.Cut(r.URL.Path, "/manifests/")
+		if !ok || !strings.HasPrefix(tag, "sha256-") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		s.mu.Lock()
+		if s.left == nil {
+			s.left = map[string]int{}
+		}
+		left, written := s.left[tag]
+		switch {
+		case r.Method == http.MethodPut && !written:
+			s.left[tag] = 2
+		case r.Method == http.MethodGet && left > 0:
+			s.left[tag]--
+			s.dropped++
+			s.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`)
+			return
+		}
+		s.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// TestCopyVerifyStaleIndex: a verified copy into the referrers tag schema
+// checks the destination while the indexes it wrote converge; when that
+// check sees an index without its entries (a concurrent writer's update
+// dropped them for a while), the check is made again once the indexes
+// have converged, and the copy succeeds with every node arrived and
+// verified there.
+func TestCopyVerifyStaleIndex(t *testing.T) {
+	k := newKeys(t)
+	ctx := context.Background()
+	src := ggcrEndpoint(true).open(t, "build/app")
+	f := buildFixture(t, src, k, "app")
+	stale := &staleIndex{}
+	reg := testregistry.New(t, testregistry.Options{Middleware: stale.middleware})
+	dst := openRepo(t, reg.Ref("prod/app"), registry.RemoteOptions{})
+	res, err := graph.Copy(ctx, src, "v1", dst, graph.CopyOptions{Recursive: true, Verify: copyVerify(t, k, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGraph(t, dst, f)
+	v := res.Verification
+	if v.Arrived != v.Expected {
+		t.Errorf("arrived %d of %d", v.Arrived, v.Expected)
+	}
+	for _, n := range v.Nodes {
+		if n.Required && (n.Destination == nil || n.Destination.Verdict != signet.VerdictTrusted) {
+			t.Errorf("node %s at the destination: %+v %s", n.Digest, n.Destination, n.Error)
+		}
+	}
+	stale.mu.Lock()
+	defer stale.mu.Unlock()
+	if stale.dropped == 0 {
+		t.Error("no read of a referrers index was answered stale: the test checks nothing")
 	}
 }

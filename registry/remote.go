@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -292,6 +291,8 @@ type Repository struct {
 	log     *slog.Logger
 	timeout time.Duration
 
+	probeMu sync.Mutex // held while decideReferrers probes
+
 	mu       sync.Mutex
 	hasAPI   *bool // detected referrers API support; nil until known
 	cache    []cachedManifest
@@ -513,6 +514,13 @@ func (r *Repository) decideReferrers(ctx context.Context, subject ocispec.Descri
 	if has, ok := r.referrersAPI(); ok {
 		return has, nil
 	}
+	// One probe at a time: the pushes of a copy ask at once, and the
+	// first answer serves them all.
+	r.probeMu.Lock()
+	defer r.probeMu.Unlock()
+	if has, ok := r.referrersAPI(); ok {
+		return has, nil
+	}
 	err = r.referrersByAPI(ctx, subject, "", func([]ocispec.Descriptor) error { return errStopListing })
 	switch {
 	case err == nil || errors.Is(err, errStopListing):
@@ -654,37 +662,70 @@ func (r *Repository) Mount(ctx context.Context, desc ocispec.Descriptor, fromRep
 }
 
 // EnsureReferrers makes every entry (a referrer of subject, as
-// ReferrerDescriptor describes it) findable as subject's referrer. With the
-// referrers API the registry indexes what is pushed and there is nothing
-// to do. With the referrers tag schema, the entries missing from the
-// subject's index (pushed with PushDeferred, or by a push interrupted
-// between the manifest and the index update, or lost to a concurrent
-// writer) are added in one update, which then converges as Push does: the
-// index is re-read after a settle delay and the entries a concurrent
-// update dropped are added again, until every entry is seen on
-// convergeConfirmations reads in a row (at most convergeRounds reads, else
-// ErrReferrersIndexConflict). The index is read once when nothing is
-// missing.
+// ReferrerDescriptor describes it) findable as subject's referrer: it is
+// AddReferrers followed by the update's Converge.
 func (r *Repository) EnsureReferrers(ctx context.Context, subject ocispec.Descriptor, entries []ocispec.Descriptor) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	hasAPI, err := r.decideReferrers(ctx, subject)
+	u, err := r.AddReferrers(ctx, subject, entries)
 	if err != nil {
 		return err
 	}
+	return u.Converge(ctx)
+}
+
+// ReferrersUpdate is an update of a subject's referrers tag index written
+// by AddReferrers and not yet converged. Its zero value (nothing written)
+// converges at once.
+type ReferrersUpdate struct {
+	r       *Repository
+	subject ocispec.Descriptor
+	entries []ocispec.Descriptor
+	settle  time.Duration // zero: nothing was written
+}
+
+// AddReferrers writes every entry (a referrer of subject, as
+// ReferrerDescriptor describes it) into subject's referrers index. With
+// the referrers API the registry indexes what is pushed and there is
+// nothing to do. With the referrers tag schema, the entries missing from
+// the subject's index (pushed with PushDeferred, or by a push interrupted
+// between the manifest and the index update, or lost to a concurrent
+// writer) are added in one update; the index is read once when nothing is
+// missing. A concurrent writer may still drop what was added: the caller
+// must Converge the update returned before relying on the index.
+func (r *Repository) AddReferrers(ctx context.Context, subject ocispec.Descriptor, entries []ocispec.Descriptor) (*ReferrersUpdate, error) {
+	if len(entries) == 0 {
+		return &ReferrersUpdate{}, nil
+	}
+	hasAPI, err := r.decideReferrers(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
 	if hasAPI {
-		return nil
+		return &ReferrersUpdate{}, nil
 	}
 	start := time.Now()
 	added, err := r.addAllToReferrersIndex(ctx, subject, entries)
 	if err != nil || !added {
-		return err
+		return &ReferrersUpdate{}, err
 	}
-	settle := clampSettle(time.Since(start))
-	seen := 0
+	return &ReferrersUpdate{r: r, subject: subject, entries: entries, settle: clampSettle(time.Since(start))}, nil
+}
+
+// Converge makes the update's entries stay in the index after concurrent
+// read-modify-write updates by other writers, as Push does: the index is
+// re-read after a settle delay (how long the update took) and the entries
+// a concurrent update dropped are added again, until every entry is seen
+// on convergeConfirmations reads in a row (at most convergeRounds reads,
+// else ErrReferrersIndexConflict). Once an entry had to be added again,
+// each delay has random jitter of up to as much again, so that writers
+// retrying at once spread out.
+func (u *ReferrersUpdate) Converge(ctx context.Context) error {
+	if u.settle == 0 {
+		return nil
+	}
+	r, subject, entries, settle := u.r, u.subject, u.entries, u.settle
+	seen, conflict := 0, false
 	for range convergeRounds {
-		if err := sleep(ctx, settle+rand.N(settle)); err != nil {
+		if err := sleep(ctx, settle+jitter(settle, conflict)); err != nil {
 			return err
 		}
 		_, list, err := r.readReferrersIndex(ctx, subject)
@@ -697,7 +738,7 @@ func (r *Repository) EnsureReferrers(ctx context.Context, subject ocispec.Descri
 			}
 			continue
 		}
-		seen = 0
+		seen, conflict = 0, true
 		r.log.Info("a concurrent update dropped referrers from the referrers index; adding them again", "subject", subject.Digest.String())
 		start := time.Now()
 		if _, err := r.addAllToReferrersIndex(ctx, subject, entries); err != nil {
