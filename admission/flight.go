@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -105,9 +106,9 @@ func (fs *flights) finish(key string, f *flight, res *Result) {
 	close(f.done)
 }
 
-// acquire waits for one of host's slots for f, until ctx ends. release
-// gives the slot back.
-func (fs *flights) acquire(ctx context.Context, host string, f *flight) (release func(), err error) {
+// acquire waits for one of host's slots for f, until ctx ends. The slot's
+// release gives it back.
+func (fs *flights) acquire(ctx context.Context, host string, f *flight) (*slot, error) {
 	fs.mu.Lock()
 	h := fs.hosts[host]
 	if h == nil {
@@ -138,7 +139,88 @@ func (fs *flights) acquire(ctx context.Context, host string, f *flight) (release
 	}
 	f.started = true
 	fs.mu.Unlock()
-	return func() { <-h.sem; done() }, nil
+	return &slot{sem: h.sem, held: true, done: done}, nil
+}
+
+// slot is a registry host's verification slot held by one flight. While
+// the verification waits on a revocation responder (slotYielder), it gives
+// the slot back: a hung OCSP responder must not hold the slots of every
+// image of the registry its signatures are in.
+type slot struct {
+	sem  chan struct{}
+	done func()
+
+	mu   sync.Mutex
+	held bool // holds a token of sem
+	out  int  // revocation requests in flight
+}
+
+// yield gives the token back for a revocation request.
+func (s *slot) yield() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.out++
+	if s.held {
+		<-s.sem
+		s.held = false
+	}
+}
+
+// reclaim takes a token again when the last revocation request ended
+// (until ctx ends: the verification then fails on ctx anyway).
+func (s *slot) reclaim(ctx context.Context) {
+	s.mu.Lock()
+	s.out--
+	last := s.out == 0
+	s.mu.Unlock()
+	if !last {
+		return
+	}
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.out > 0 || s.held { // another request started meanwhile
+		<-s.sem
+		return
+	}
+	s.held = true
+}
+
+// release gives the slot back for good.
+func (s *slot) release() {
+	s.mu.Lock()
+	if s.held {
+		<-s.sem
+		s.held = false
+	}
+	s.mu.Unlock()
+	s.done()
+}
+
+type slotKey struct{}
+
+// withSlot returns ctx carrying s for slotYielder.
+func withSlot(ctx context.Context, s *slot) context.Context {
+	return context.WithValue(ctx, slotKey{}, s)
+}
+
+// slotYielder is the revocation HTTP client's transport: a request sent
+// during a verification gives the verification's registry slot back until
+// its answer's headers arrive.
+type slotYielder struct{ rt http.RoundTripper }
+
+func (y slotYielder) RoundTrip(r *http.Request) (*http.Response, error) {
+	s, _ := r.Context().Value(slotKey{}).(*slot)
+	if s == nil {
+		return y.rt.RoundTrip(r)
+	}
+	s.yield()
+	defer s.reclaim(r.Context())
+	return y.rt.RoundTrip(r)
 }
 
 // busy returns how many flights hold or wait for host's slots.

@@ -52,7 +52,7 @@ func TestFlightsSlots(t *testing.T) {
 	if ctx1.Err() != nil {
 		t.Fatal("a started flight was cancelled")
 	}
-	release1()
+	release1.release()
 	fs.finish("a", f1, &Result{Allowed: true})
 	<-f1.done
 	if fs.busy("reg") != 0 || len(fs.hosts) != 0 {
@@ -73,5 +73,42 @@ func TestFlightsAbandonedBeforeStart(t *testing.T) {
 	defer cancel()
 	if ctx.Err() == nil {
 		t.Fatal("abandoned flight not cancelled")
+	}
+}
+
+// TestSlotYield: a verification waiting on revocation responders gives its
+// registry slot back (another flight takes it meanwhile) and takes one
+// again when the last of its requests ends.
+func TestSlotYield(t *testing.T) {
+	fs := newFlights(1)
+	ctx := context.Background()
+	fa, _ := fs.join("a")
+	a, err := fs.acquire(ctx, "reg", fa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.yield() // two revocation requests at once
+	a.yield()
+	fb, _ := fs.join("b")
+	b, err := fs.acquire(ctx, "reg", fb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.reclaim(ctx) // one request ended: still yielded
+	reclaimed := make(chan struct{})
+	go func() { a.reclaim(ctx); close(reclaimed) }()
+	select {
+	case <-reclaimed:
+		t.Fatal("reclaimed a slot another flight holds")
+	case <-time.After(20 * time.Millisecond):
+	}
+	b.release()
+	<-reclaimed
+	if !a.held {
+		t.Fatal("slot not held after the last request ended")
+	}
+	a.release()
+	if fs.busy("reg") != 0 || len(fs.hosts) != 0 {
+		t.Fatalf("slots not given back: busy %d", fs.busy("reg"))
 	}
 }

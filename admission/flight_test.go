@@ -2,7 +2,9 @@ package admission_test
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,7 +14,12 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/admission"
+	"github.com/signet-dev/signet/internal/testpki"
+	"github.com/signet-dev/signet/internal/testregistry"
+	"github.com/signet-dev/signet/registry"
+	"github.com/signet-dev/signet/signer"
 )
 
 // stalledRegistry answers no request until release is called; it records
@@ -140,5 +147,67 @@ func TestAnswerMargin(t *testing.T) {
 				t.Fatalf("verification deadline %s after the request, want %s", rec.deadline.Sub(before), budget)
 			}
 		})
+	}
+}
+
+// TestRevocationWaitYieldsSlot: a verification waiting on a revocation
+// responder that hangs does not hold its registry's only slot: another
+// image of the registry is verified meanwhile.
+func TestRevocationWaitYieldsSlot(t *testing.T) {
+	e := newTestEnv(t)
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hung.Close() })
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := hung.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		for len(accepted) > 0 {
+			(<-accepted).Close()
+		}
+	})
+	url := "http://" + hung.Addr().String()
+	leaf := testpki.Issue(t, testpki.Cert{Subject: testpki.Name("signer with a hung responder"), KeyType: "ec-256", Modify: func(c *x509.Certificate) {
+		c.OCSPServer = []string{url + "/ocsp"}
+		c.CRLDistributionPoints = []string{url + "/ca.crl"}
+	}}, e.chain.Intermediate)
+	app, _, err := registry.NewRepository(e.reg.Ref("team/app"), registry.RemoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := testregistry.PushImage(t, app, "revocation hangs", "")
+	s, err := signer.NewLocal(leaf.Key, []*x509.Certificate{leaf.Cert, e.chain.Intermediate.Cert, e.chain.Root.Cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := signet.SignOCI(context.Background(), app, d.Digest.String(), signet.SignOCIOptions{SignOptions: signet.SignOptions{Signer: s}}); err != nil {
+		t.Fatal(err)
+	}
+	v := newVerifier(t, e, func(o *admission.VerifierOptions) { o.MaxVerificationsPerRegistry, o.Timeout = 1, 2*time.Second })
+	done := make(chan *admission.Result, 1)
+	go func() { done <- v.VerifyImage(context.Background(), "", e.reg.Ref("team/app@"+d.Digest.String())) }()
+	select {
+	case c := <-accepted: // the verification holds the slot and waits on the responder
+		accepted <- c
+	case <-time.After(10 * time.Second):
+		t.Fatal("the revocation responder was never asked")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	if r := v.VerifyImage(ctx, "", e.signed); !r.Allowed {
+		t.Fatalf("the registry's other image waited for the slot: %+v", r)
+	}
+	// OCSP (2 s) then the CRL: the verification's 2 s end first.
+	if r := <-done; r.Allowed || (r.Check != "revocation" && r.Check != admission.CheckTimeout) {
+		t.Fatalf("image whose revocation cannot be checked: %+v", r)
 	}
 }

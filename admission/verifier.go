@@ -58,7 +58,9 @@ type VerifierOptions struct {
 	// means os.TempDir().
 	SnapshotDir string
 	// Revocation checks certificate chains; nil means a revocation.Validator
-	// with an in-memory OCSP cache and the default timeouts.
+	// with an in-memory OCSP cache and the default timeouts. The Verifier
+	// uses a copy whose HTTP client gives a verification's registry slot
+	// back while it waits for a revocation responder.
 	Revocation *revocation.Validator
 	// WrapTransport wraps the registry transport (tests, tracing).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
@@ -141,9 +143,22 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		v.now = time.Now
 	}
 	if v.revocation == nil {
-		v.revocation = &revocation.Validator{OCSPCache: &revocation.OCSPCache{}, Now: opts.Now, Logger: v.log,
-			HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+		v.revocation = &revocation.Validator{OCSPCache: &revocation.OCSPCache{}, Now: opts.Now, Logger: v.log}
 	}
+	// A copy whose requests give the verification's registry slot back
+	// while they wait (slotYielder); the caller's Validator is unchanged.
+	rv := *v.revocation
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	if rv.HTTPClient != nil {
+		c := *rv.HTTPClient
+		if c.Transport == nil {
+			c.Transport = http.DefaultTransport
+		}
+		client = &c
+	}
+	client.Transport = slotYielder{client.Transport}
+	rv.HTTPClient = client
+	v.revocation = &rv
 	add := func(name, dir string) error {
 		if _, dup := v.sets[name]; dup {
 			return fmt.Errorf("admission: policy set %q given twice", name)
@@ -282,14 +297,14 @@ func (v *Verifier) verifyImage(ctx context.Context, setName, image string) *Resu
 func (v *Verifier) fly(ctx context.Context, f *flight, flightKey, host string, key cacheKey, ls *loadedSet, repo *registry.Repository, res Result) {
 	fctx, cancel := v.flights.start(ctx, f, v.opts.Timeout)
 	defer cancel()
-	release, err := v.flights.acquire(fctx, host, f)
+	slot, err := v.flights.acquire(fctx, host, f)
 	if err != nil {
 		res.Check, res.Reason = CheckTimeout, fmt.Sprintf("no verification slot for registry %s within %s (at most %d run at once)", host, v.opts.Timeout, v.opts.MaxVerificationsPerRegistry)
 		v.flights.finish(flightKey, f, &res)
 		return
 	}
-	r, expires := v.verifyDigest(fctx, ls, repo, res)
-	release()
+	r, expires := v.verifyDigest(withSlot(fctx, slot), ls, repo, res)
+	slot.release()
 	if v.opts.CacheTTL > 0 && !expires.IsZero() {
 		v.cache.put(key, *r, expires, v.now())
 	}

@@ -158,6 +158,10 @@ func (w *webhook) load(b *testing.B, rate float64, n int, send func(i int) answe
 	b.Helper()
 	c0, s0 := w.cpu(b), selfCPU()
 	ans := openLoop(rate, n, send)
+	if w.p.exited() {
+		log, _ := os.ReadFile(w.p.log)
+		b.Fatalf("signet-webhook exited during the run (%v):\n%s", w.p.cmd.ProcessState, tail(log, 4000))
+	}
 	s := summarize(ans, w.timeout)
 	c1, s1 := w.cpu(b), selfCPU()
 	s.report(b)
@@ -357,7 +361,7 @@ func BenchmarkWebhook(b *testing.B) {
 					m, err2 := w.readMetrics()
 					if err := errors.Join(err1, err2); err != nil {
 						b.Errorf("sample: %v", err)
-						continue
+						return
 					}
 					samples = append(samples, sample{time.Since(start).Round(time.Second), m["go_goroutines"], rss})
 				}
