@@ -330,6 +330,38 @@ func (w *webhook) readStatus() (rss, hwm float64, err error) {
 	return rss, hwm, nil
 }
 
+// serverTimes reads the durations the webhook logged for its reviews
+// ("admission review" records, duration_ms: from its handler's start to
+// the answer written): the longest, and how many took longer than d.
+func (w *webhook) serverTimes(b testing.TB, d time.Duration) (longest time.Duration, over int) {
+	b.Helper()
+	f, err := os.Open(w.p.log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var rec struct {
+			Msg        string  `json:"msg"`
+			DurationMS float64 `json:"duration_ms"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Msg != "admission review" {
+			continue
+		}
+		t := time.Duration(rec.DurationMS * float64(time.Millisecond))
+		longest = max(longest, t)
+		if t > d {
+			over++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return longest, over
+}
+
 // cpu returns the CPU time (user + system) the process has used.
 func (w *webhook) cpu(b testing.TB) time.Duration {
 	b.Helper()

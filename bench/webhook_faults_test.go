@@ -3,6 +3,8 @@ package bench
 import (
 	"crypto/x509"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -70,7 +72,7 @@ func (e *whEnv) delayingProxy(b testing.TB) string {
 	b.Helper()
 	u, _ := url.Parse(e.reg.URL)
 	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = nil
+	rp.ErrorLog = log.New(io.Discard, "", 0) // "context canceled" when the webhook gives up
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(registryDelay):

@@ -174,6 +174,10 @@ func (w *webhook) load(b *testing.B, rate float64, n int, send func(i int) answe
 	b.ReportMetric(ms(c1-c0)/float64(n), "webhook-cpu-ms/review")
 	b.ReportMetric(ms(s1-s0)/float64(n), "bench-cpu-ms/review")
 	b.ReportMetric(loadavg(b), "loadavg-1m")
+	longest, over := w.serverTimes(b, w.timeout)
+	b.ReportMetric(ms(longest), "server-max-ms")
+	b.ReportMetric(float64(over), "server-late")
+	b.Logf("the webhook's own log: longest review %s, %d longer than --timeout %s", longest, over, w.timeout)
 	return s, ans
 }
 
