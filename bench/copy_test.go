@@ -24,6 +24,7 @@ type graphEnv struct {
 	*env
 	src  *testregistry.Registry
 	root string // the index, by digest
+	pki  *testrevocation.PKI
 }
 
 func (g *graphEnv) output(b testing.TB, args ...string) []byte {
@@ -53,6 +54,7 @@ func setupGraph(b *testing.B) *graphEnv {
 	g := &graphEnv{env: &env{signet: buildSignet(b), xdg: b.TempDir()}}
 	g.src = testregistry.New(b, testregistry.Options{Referrers: true})
 	p := testrevocation.New(b)
+	g.pki = p
 	leaf := p.Leaf(b, "bench signer", testrevocation.LeafOptions{})
 	dir := b.TempDir()
 	keyFile := filepath.Join(dir, "leaf.key")

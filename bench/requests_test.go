@@ -190,14 +190,19 @@ func BenchmarkCopyRequests(b *testing.B) {
 			count := map[string]int{}
 			span := map[string][]time.Duration{}
 			depth := map[string]int{}
+			ocsp := map[string]int{}
+			crl := map[string]int{}
 			last := map[string][]tracedReq{}
 			i := 0
 			for b.Loop() {
 				i++
 				for _, t := range tools {
 					tr.take()
+					ocsp0, crl0 := len(g.pki.OCSP.Requests()), g.pki.CRLs.Total()
 					g.run(b, t.bin, t.args(dstFor().Ref(fmt.Sprintf("prod/%s-%d", t.name, i)))...)
 					reqs := tr.take()
+					ocsp[t.name] += len(g.pki.OCSP.Requests()) - ocsp0
+					crl[t.name] += g.pki.CRLs.Total() - crl0
 					count[t.name] += len(reqs)
 					depth[t.name] += serialDepth(reqs)
 					span[t.name] = append(span[t.name], spanOf(reqs))
@@ -208,6 +213,10 @@ func BenchmarkCopyRequests(b *testing.B) {
 				b.ReportMetric(float64(count[t.name])/float64(i), t.name+"-reqs")
 				b.ReportMetric(float64(depth[t.name])/float64(i), t.name+"-serial")
 				b.ReportMetric(ms(median(span[t.name])), t.name+"-span-ms")
+				if strings.Contains(t.name, "verify") {
+					b.ReportMetric(float64(ocsp[t.name])/float64(i), t.name+"-ocsp")
+					b.ReportMetric(float64(crl[t.name])/float64(i), t.name+"-crl")
+				}
 				if testing.Verbose() {
 					reqs := last[t.name]
 					k := kinds(reqs)

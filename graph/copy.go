@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,7 +12,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
-	orasregistry "oras.land/oras-go/v2/registry"
 
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/registry"
@@ -254,6 +252,10 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 	}
 	res := newResult(p)
 	res.Tag = opts.Tag
+	var (
+		gate      chan struct{} // closed once the graph verified at the source; nil: open
+		srcVerify func() error  // the verification at the source of the nodes but the root
+	)
 	if v := opts.Verify; v != nil {
 		vr := &Verification{Expected: len(p.nodes), Source: srcOut, Nodes: nodeVerifications(p, v.All)}
 		res.Verification = vr
@@ -261,11 +263,23 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 		// The other nodes are verified in what was walked: the manifests
 		// about to be copied, from memory, and the signature envelopes
 		// from the source.
+		// The transfer starts meanwhile, reading only (what the
+		// destination has) until they are all verified (the copier's
+		// gate); should one fail, nothing is written. A root that failed
+		// already is refused before the destination is asked anything.
 		ps := &planSource{src: src, p: p}
-		if err := verifyNodes(ctx, ps, vr.Nodes, func(i int) bool { return i == 0 }, v, EndSource, v.SourceScope, max(opts.concurrency(), arrivalConcurrency)); err != nil {
-			vr.Refused = true
-			return p, res, err
+		verifySource := func() error {
+			err := verifyNodes(ctx, ps, vr.Nodes, func(i int) bool { return i == 0 }, v, EndSource, v.SourceScope, max(opts.concurrency(), arrivalConcurrency))
+			if err != nil {
+				vr.Refused = true
+			}
+			return err
 		}
+		if srcErr != nil {
+			return p, res, verifySource()
+		}
+		gate = make(chan struct{})
+		srcVerify = verifySource
 	}
 	// A verified copy checks the destination (arrival and verification)
 	// as soon as everything is written, while the referrers tag indexes
@@ -289,12 +303,33 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 			}()
 		}
 	}
-	if err := transfer(tctx, src, p, dst, opts, res, written); err != nil {
+	var (
+		refused error
+		srcDone = make(chan struct{})
+	)
+	if srcVerify != nil {
+		go func() {
+			defer close(srcDone)
+			if refused = srcVerify(); refused != nil {
+				cancel()
+				return
+			}
+			close(gate)
+		}()
+	} else {
+		close(srcDone)
+	}
+	terr := transfer(tctx, src, p, dst, opts, res, gate, written)
+	<-srcDone
+	if terr != nil || refused != nil {
 		cancel()
 		if started.Load() {
 			<-earlyDone
 		}
-		return p, res, errors.Join(signet.ErrIO, err)
+		if refused != nil {
+			return p, res, refused
+		}
+		return p, res, errors.Join(signet.ErrIO, terr)
 	}
 	if opts.Tag != "" {
 		if err := dst.Tag(ctx, p.root, opts.Tag); err != nil {
@@ -352,9 +387,10 @@ func newResult(p *plan) *CopyResult {
 // makes the referrers listed where the destination keeps its own index
 // (copyAndIndex).
 //
-// written, when set, is called once every node and every index entry is
-// written, before the indexes have converged (not at all on failure).
-func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opts CopyOptions, res *CopyResult, written func()) error {
+// Nothing is written before gate is closed (nil: at once). written, when
+// set, is called once every node and every index entry is written, before
+// the indexes have converged (not at all on failure).
+func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opts CopyOptions, res *CopyResult, gate <-chan struct{}, written func()) error {
 	prog := opts.Progress
 	if prog == nil {
 		prog = &Progress{}
@@ -379,6 +415,7 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 	}
 	c := newCopier(ps, target, p, conc, mark)
 	c.mountFrom = mountSource(src, dst)
+	c.gate = gate
 	if err := copyAndIndex(ctx, c, p, dst, written); err != nil {
 		return err
 	}
@@ -463,6 +500,10 @@ func copyAndIndex(ctx context.Context, c *copier, p *plan, dst Destination, writ
 			}
 			if !indexes {
 				done()
+				return
+			}
+			if err := c.open(ctx); err != nil {
+				errs[i] = err
 				return
 			}
 			select {
@@ -563,128 +604,6 @@ func mountSource(src CopySource, dst Destination) string {
 		return ""
 	}
 	return strings.TrimPrefix(s.Name(), s.Registry()+"/")
-}
-
-// dstCheck is a verified copy's check of the destination: every node
-// looked up there, every referrer looked for among its subject's
-// referrers, and the required nodes verified (recorded in the
-// NodeVerifications given to checkDestination).
-type dstCheck struct {
-	exists    []bool
-	listed    map[digest.Digest]map[digest.Digest]bool
-	lookupErr error // the lookups could not be made
-	verifyErr error // a *VerifyError
-}
-
-// checkDestination looks every node of p up at the destination and lists
-// each subject's referrers there, while verifying the required nodes of
-// nodes there, concurrently (up to concurrency requests at once for each).
-func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []NodeVerification, v *VerifyOptions, concurrency int) *dstCheck {
-	c := &dstCheck{}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		c.verifyErr = verifyNodes(ctx, dst, nodes, nil, v, EndDestination, v.DestinationScope, concurrency)
-	})
-	c.lookupErr = c.lookUp(ctx, dst, p, concurrency)
-	wg.Wait()
-	return c
-}
-
-// ok reports whether every node was found, every referrer listed and
-// every required node verified.
-func (c *dstCheck) ok() bool {
-	if c.lookupErr != nil || c.verifyErr != nil {
-		return false
-	}
-	return !slices.Contains(c.exists, false) && c.unlisted() == 0
-}
-
-func (c *dstCheck) unlisted() int {
-	n := 0
-	for _, refs := range c.listed {
-		for _, listed := range refs {
-			if !listed {
-				n++
-			}
-		}
-	}
-	return n
-}
-
-// lookUp looks every node up at the destination, and every referrer among
-// its subject's referrers there, concurrently (up to concurrency requests
-// at once).
-func (c *dstCheck) lookUp(ctx context.Context, dst Destination, p *plan, concurrency int) error {
-	// Each subject's referrers at the destination, listed once.
-	subjects, entries := p.referrersBySubject()
-	listed := make([]map[digest.Digest]bool, len(subjects))
-	listErrs := make([]error, len(subjects))
-	forEachLimit(len(subjects), concurrency, func(i int) {
-		refs, err := orasregistry.Referrers(ctx, dst, subjects[i], "")
-		if err != nil {
-			listErrs[i] = fmt.Errorf("list the referrers of %s at the destination: %w", subjects[i].Digest, err)
-			return
-		}
-		m := map[digest.Digest]bool{}
-		for _, e := range entries[subjects[i].Digest] {
-			m[e.Digest] = false
-		}
-		for _, r := range refs {
-			if _, ok := m[r.Digest]; ok {
-				m[r.Digest] = true
-			}
-		}
-		listed[i] = m
-	})
-	if err := errors.Join(listErrs...); err != nil {
-		return errors.Join(signet.ErrIO, err)
-	}
-	c.listed = map[digest.Digest]map[digest.Digest]bool{}
-	for i, s := range subjects {
-		c.listed[s.Digest] = listed[i]
-	}
-	c.exists = make([]bool, len(p.nodes))
-	errs := make([]error, len(p.nodes))
-	forEachLimit(len(p.nodes), concurrency, func(i int) {
-		c.exists[i], errs[i] = dst.Exists(ctx, p.nodes[i].desc)
-		if errs[i] != nil {
-			errs[i] = fmt.Errorf("look up %s at the destination: %w", p.nodes[i].desc.Digest, errs[i])
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return errors.Join(signet.ErrIO, err)
-	}
-	return nil
-}
-
-// record writes what the lookups found into res (after the transfer
-// states: a node's transfer state moves to Transfer) and returns the
-// lookup error, or ErrIncomplete naming what is missing.
-func (c *dstCheck) record(p *plan, res *CopyResult) error {
-	if c.lookupErr != nil {
-		return c.lookupErr
-	}
-	var missing []string
-	for i, n := range p.nodes {
-		ns := &res.Nodes[i]
-		ns.Transfer = ns.State
-		switch {
-		case !c.exists[i]:
-			ns.State = StateMissing
-			missing = append(missing, fmt.Sprintf("%s %s", n.kind, n.desc.Digest))
-		case n.kind == KindReferrer && !c.listed[n.subject.Digest][n.desc.Digest]:
-			ns.State = StateUnlisted
-			missing = append(missing, fmt.Sprintf("referrer %s (not listed under %s)", n.desc.Digest, n.subject.Digest))
-		default:
-			ns.State = StateArrived
-			res.Verification.Arrived++
-		}
-	}
-	if len(missing) > 0 {
-		return errors.Join(signet.ErrIO, fmt.Errorf("%w: %d of %d nodes arrived; missing: %s", ErrIncomplete,
-			res.Verification.Arrived, res.Verification.Expected, strings.Join(missing, ", ")))
-	}
-	return nil
 }
 
 // forEachLimit calls fn(0..n-1), at most limit at a time, and waits.

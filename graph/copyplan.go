@@ -121,6 +121,11 @@ func walk(ctx context.Context, src CopySource, root ocispec.Descriptor, referrer
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	// The referrers' manifests, read concurrently (the plan is then built
+	// in walk order from them).
+	if err := p.prefetch(ctx, src, trees, concurrency); err != nil {
+		return nil, err
+	}
 	for _, tree := range trees {
 		var addErr error
 		_ = tree.Walk(func(n *Node) error {
@@ -205,6 +210,49 @@ func (p *plan) add(n planNode) error {
 	}
 	p.index[n.desc.Digest] = len(p.nodes)
 	p.nodes = append(p.nodes, n)
+	return nil
+}
+
+// prefetch reads the manifests of the referrers in trees that the plan
+// does not have yet, up to concurrency at once, and keeps them (within
+// MaxMetadataBytes; each at most registry.MaxManifestBytes).
+func (p *plan) prefetch(ctx context.Context, src content.Fetcher, trees []*Node, concurrency int) error {
+	var descs []ocispec.Descriptor
+	seen := map[digest.Digest]bool{}
+	for _, tree := range trees {
+		_ = tree.Walk(func(n *Node) error {
+			for _, c := range n.Referrers {
+				d := bare(c.Descriptor)
+				if _, ok := p.raw[d.Digest]; ok || seen[d.Digest] || c.Repeated || !isManifest(d.MediaType) {
+					continue
+				}
+				seen[d.Digest] = true
+				descs = append(descs, d)
+			}
+			return nil
+		})
+	}
+	var total int64
+	for _, d := range descs {
+		if d.Size > registry.MaxManifestBytes || d.Size < 0 {
+			return fmt.Errorf("manifest %s is %d bytes, over the limit of %d", d.Digest, d.Size, registry.MaxManifestBytes)
+		}
+		if total += d.Size; p.rawBytes+total > MaxMetadataBytes {
+			return fmt.Errorf("%w: the manifests of the graph add up to more than %d bytes", ErrLimit, MaxMetadataBytes)
+		}
+	}
+	raws := make([][]byte, len(descs))
+	errs := make([]error, len(descs))
+	forEachLimit(len(descs), concurrency, func(i int) {
+		raws[i], errs[i] = fetchManifest(ctx, src, descs[i])
+	})
+	if err := firstError(errs); err != nil {
+		return err
+	}
+	for i, d := range descs {
+		p.raw[d.Digest] = raws[i]
+		p.rawBytes += int64(len(raws[i]))
+	}
 	return nil
 }
 

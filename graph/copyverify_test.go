@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -470,5 +472,61 @@ func TestCopyVerifyStaleIndex(t *testing.T) {
 	defer stale.mu.Unlock()
 	if stale.dropped == 0 {
 		t.Error("no read of a referrers index was answered stale: the test checks nothing")
+	}
+}
+
+// TestCopyVerifyRefusedSlowly: the transfer starts while the graph is
+// still being verified at the source, only looking up what the
+// destination has; when a node fails late (its signature envelope served
+// after the rest of the graph could have been copied), nothing has been
+// written to the destination.
+func TestCopyVerifyRefusedSlowly(t *testing.T) {
+	k := newKeys(t)
+	ctx := context.Background()
+	var slow atomic.Value // the envelope served late: "/blobs/<digest>"
+	slow.Store("")
+	srcReg := testregistry.New(t, testregistry.Options{Middleware: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if p := slow.Load().(string); p != "" && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, p) {
+				time.Sleep(500 * time.Millisecond)
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
+	src := openRepo(t, srcReg.Ref("build/app"), registry.RemoteOptions{})
+	f := buildFixture(t, src, k, "app")
+	_, unsigned := fixtureSBOMs(f)
+	sig := signTampered(t, src, k, unsigned[0])
+	raw, err := content.FetchAll(ctx, src, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	slow.Store("/blobs/" + m.Layers[0].Digest.String())
+	w := &writes{}
+	var reads atomic.Int64
+	reg := testregistry.New(t, testregistry.Options{Referrers: true, Middleware: func(h http.Handler) http.Handler {
+		return w.middleware(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			reads.Add(1)
+			h.ServeHTTP(rw, r)
+		}))
+	}})
+	dst := openRepo(t, reg.Ref("prod/app"), registry.RemoteOptions{})
+	res, err := graph.Copy(ctx, src, "v1", dst, graph.CopyOptions{Recursive: true, Verify: copyVerify(t, k, false)})
+	var ve *graph.VerifyError
+	if !errors.As(err, &ve) || ve.End != graph.EndSource || !errors.Is(err, signet.ErrNotTrusted) {
+		t.Fatalf("got %v, want a *VerifyError at the source wrapping ErrNotTrusted", err)
+	}
+	if !res.Verification.Refused {
+		t.Errorf("verification %+v, want refused", res.Verification)
+	}
+	if ws := w.list(); len(ws) != 0 {
+		t.Errorf("a refused copy wrote to the destination: %v", ws)
+	}
+	if reads.Load() == 0 {
+		t.Error("the destination was not looked at while the source was verified: the test checks nothing")
 	}
 }

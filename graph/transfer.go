@@ -46,6 +46,9 @@ type copier struct {
 	// node.
 	mark func(ocispec.Descriptor, string)
 	sem  chan struct{}
+	// gate, when set, holds every write (push, mount) until it is
+	// closed; lookups go on meanwhile.
+	gate <-chan struct{}
 
 	mu    sync.Mutex
 	tasks map[digest.Digest]*copyTask
@@ -139,6 +142,10 @@ func (c *copier) copyNode(ctx context.Context, d ocispec.Descriptor) error {
 	if err := c.copyAll(ctx, succ); err != nil {
 		return err
 	}
+	// Waiting for the gate holds no request slot: lookups go on.
+	if err := c.open(ctx); err != nil {
+		return err
+	}
 	err = c.limited(ctx, func() error { return c.push(ctx, d) })
 	if err != nil && len(succ) > 0 && missingReferencedContent(err) {
 		// The destination refused the manifest for want of something it
@@ -169,6 +176,19 @@ func (c *copier) limited(ctx context.Context, fn func() error) error {
 	}
 	defer func() { <-c.sem }()
 	return fn()
+}
+
+// open waits until writing is allowed (the gate is closed).
+func (c *copier) open(ctx context.Context) error {
+	if c.gate == nil {
+		return nil
+	}
+	select {
+	case <-c.gate:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // successors are what must be at the destination before d: a manifest's

@@ -1,0 +1,395 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	orasregistry "oras.land/oras-go/v2/registry"
+
+	"github.com/signet-dev/signet"
+	"github.com/signet-dev/signet/registry"
+	"github.com/signet-dev/signet/signature"
+)
+
+// A verified copy's check of the destination, after the copy: every node
+// looked up there, every referrer looked for among its subject's
+// referrers there, and the required nodes verified there.
+
+// checkConcurrency is how many requests the check of a registry
+// destination sends at once: small reads (manifests, listings, envelopes,
+// HEADs), all independent of each other.
+const checkConcurrency = 16
+
+// dstCheck is the result of checkDestination.
+type dstCheck struct {
+	exists    []bool
+	listed    map[digest.Digest]map[digest.Digest]bool
+	lookupErr error // the lookups could not be made
+	verifyErr error // a *VerifyError
+}
+
+// checkDestination looks every node of p up at the destination and lists
+// each subject's referrers there, and verifies the required nodes of
+// nodes there (recorded in nodes).
+//
+// At a registry (a referrer lister) everything the check needs is read
+// first, concurrently, in one round of requests: each required node's
+// manifest, each subject's referrers listing, the signature manifests
+// and envelopes the copy brought, each read digest-checked from the
+// destination; then nodes not read so are looked up (HEAD), and the nodes
+// are verified from what was read (dstView), so that the verification
+// consumes what the destination served, without a second request for it
+// nor a chain of dependent ones. Anything else the verification asks for
+// (a signature the destination lists that the copy did not bring) is read
+// from the destination then.
+func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []NodeVerification, v *VerifyOptions, concurrency int) *dstCheck {
+	c := &dstCheck{}
+	lister, ok := dst.(orasregistry.ReferrerLister)
+	if !ok {
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			c.verifyErr = verifyNodes(ctx, dst, nodes, nil, v, EndDestination, v.DestinationScope, concurrency)
+		})
+		c.lookupErr = c.lookUp(ctx, dst, p, nil, nil, concurrency)
+		wg.Wait()
+		return c
+	}
+	view := newDstView(dst, lister)
+	if c.lookupErr = c.lookUp(ctx, dst, p, view.prefetch(p, nodes), view.keepListing, max(concurrency, checkConcurrency)); c.lookupErr != nil {
+		return c
+	}
+	c.verifyErr = verifyNodes(ctx, view, nodes, nil, v, EndDestination, v.DestinationScope, concurrency)
+	return c
+}
+
+// ok reports whether every node was found, every referrer listed and
+// every required node verified.
+func (c *dstCheck) ok() bool {
+	if c.lookupErr != nil || c.verifyErr != nil {
+		return false
+	}
+	if slices.Contains(c.exists, false) {
+		return false
+	}
+	for _, refs := range c.listed {
+		for _, listed := range refs {
+			if !listed {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// read is a read the check makes before the lookups: fn reads from the
+// destination (and keeps what it read in the view) and reports whether
+// node (when set) was found by it.
+type read struct {
+	node digest.Digest
+	fn   func(ctx context.Context) (found bool)
+}
+
+// lookUp runs reads, lists each subject's referrers at the destination
+// (passing each listing to keep, when set) and looks every node up there
+// that no read found, concurrently (up to concurrency requests at once).
+func (c *dstCheck) lookUp(ctx context.Context, dst Destination, p *plan, reads []read, keep func(digest.Digest, []ocispec.Descriptor), concurrency int) error {
+	subjects, entries := p.referrersBySubject()
+	listed := make([]map[digest.Digest]bool, len(subjects))
+	found := make([]bool, len(reads))
+	listErrs := make([]error, len(subjects))
+	forEachLimit(len(subjects)+len(reads), concurrency, func(i int) {
+		if i >= len(subjects) {
+			found[i-len(subjects)] = reads[i-len(subjects)].fn(ctx)
+			return
+		}
+		refs, err := orasregistry.Referrers(ctx, dst, subjects[i], "")
+		if err != nil {
+			listErrs[i] = fmt.Errorf("list the referrers of %s at the destination: %w", subjects[i].Digest, err)
+			return
+		}
+		if keep != nil {
+			keep(subjects[i].Digest, refs)
+		}
+		m := map[digest.Digest]bool{}
+		for _, e := range entries[subjects[i].Digest] {
+			m[e.Digest] = false
+		}
+		for _, r := range refs {
+			if _, ok := m[r.Digest]; ok {
+				m[r.Digest] = true
+			}
+		}
+		listed[i] = m
+	})
+	if err := errors.Join(listErrs...); err != nil {
+		return errors.Join(signet.ErrIO, err)
+	}
+	c.listed = map[digest.Digest]map[digest.Digest]bool{}
+	for i, s := range subjects {
+		c.listed[s.Digest] = listed[i]
+	}
+	c.exists = make([]bool, len(p.nodes))
+	for i, r := range reads {
+		if j, ok := p.index[r.node]; ok && found[i] {
+			c.exists[j] = true
+		}
+	}
+	errs := make([]error, len(p.nodes))
+	forEachLimit(len(p.nodes), concurrency, func(i int) {
+		if c.exists[i] {
+			return
+		}
+		c.exists[i], errs[i] = dst.Exists(ctx, p.nodes[i].desc)
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("look up %s at the destination: %w", p.nodes[i].desc.Digest, errs[i])
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return errors.Join(signet.ErrIO, err)
+	}
+	return nil
+}
+
+// record writes what the lookups found into res (after the transfer
+// states: a node's transfer state moves to Transfer) and returns the
+// lookup error, or ErrIncomplete naming what is missing.
+func (c *dstCheck) record(p *plan, res *CopyResult) error {
+	if c.lookupErr != nil {
+		return c.lookupErr
+	}
+	var missing []string
+	for i, n := range p.nodes {
+		ns := &res.Nodes[i]
+		ns.Transfer = ns.State
+		switch {
+		case !c.exists[i]:
+			ns.State = StateMissing
+			missing = append(missing, fmt.Sprintf("%s %s", n.kind, n.desc.Digest))
+		case n.kind == KindReferrer && !c.listed[n.subject.Digest][n.desc.Digest]:
+			ns.State = StateUnlisted
+			missing = append(missing, fmt.Sprintf("referrer %s (not listed under %s)", n.desc.Digest, n.subject.Digest))
+		default:
+			ns.State = StateArrived
+			res.Verification.Arrived++
+		}
+	}
+	if len(missing) > 0 {
+		return errors.Join(signet.ErrIO, fmt.Errorf("%w: %d of %d nodes arrived; missing: %s", ErrIncomplete,
+			res.Verification.Arrived, res.Verification.Expected, strings.Join(missing, ", ")))
+	}
+	return nil
+}
+
+// dstView is the destination as a verification at it sees it: content
+// read from the destination beforehand (digest-checked, kept in memory),
+// the referrers listings made beforehand, and the destination itself for
+// anything else. It is safe for concurrent use.
+type dstView struct {
+	dst    Destination
+	lister orasregistry.ReferrerLister
+
+	mu       sync.Mutex
+	resolved map[digest.Digest]ocispec.Descriptor // manifests resolved at the destination
+	data     map[digest.Digest][]byte             // content read, digest-checked
+	listings map[digest.Digest][]ocispec.Descriptor
+}
+
+var _ signet.ReadTarget = (*dstView)(nil)
+
+func newDstView(dst Destination, lister orasregistry.ReferrerLister) *dstView {
+	return &dstView{dst: dst, lister: lister, resolved: map[digest.Digest]ocispec.Descriptor{},
+		data: map[digest.Digest][]byte{}, listings: map[digest.Digest][]ocispec.Descriptor{}}
+}
+
+// prefetch returns the reads that fill the view for verifying nodes: each
+// required node resolved and read, its referrers listed (unless it is a
+// subject of p's referrers: lookUp lists those and keeps the listing
+// here), and the signature manifests and envelopes of its signatures in p
+// read. A read that fails keeps nothing (the verification then asks the
+// destination itself and fails there, as it would have).
+func (v *dstView) prefetch(p *plan, nodes []NodeVerification) []read {
+	var reads []read
+	for _, n := range nodes {
+		if !n.Required {
+			continue
+		}
+		d := n.Digest
+		reads = append(reads, read{node: d, fn: func(ctx context.Context) bool { return v.resolve(ctx, d) }})
+		if len(p.referrers[d]) == 0 {
+			reads = append(reads, read{fn: func(ctx context.Context) bool { return v.list(ctx, p, d) }})
+		}
+		for _, sig := range p.referrers[d] {
+			if sig.ArtifactType != signature.ArtifactType {
+				continue
+			}
+			sd := bare(sig)
+			reads = append(reads, read{node: sd.Digest, fn: func(ctx context.Context) bool {
+				return v.read(ctx, sd, registry.MaxManifestBytes)
+			}})
+			if env, ok := envelopeOf(p.raw[sd.Digest]); ok {
+				reads = append(reads, read{node: env.Digest, fn: func(ctx context.Context) bool {
+					return v.read(ctx, env, registry.MaxEnvelopeBytes)
+				}})
+			}
+		}
+	}
+	return reads
+}
+
+// envelopeOf is the envelope a signature manifest points to (its first
+// layer).
+func envelopeOf(raw []byte) (ocispec.Descriptor, bool) {
+	var m ocispec.Manifest
+	if json.Unmarshal(raw, &m) != nil || len(m.Layers) == 0 {
+		return ocispec.Descriptor{}, false
+	}
+	return bare(m.Layers[0]), true
+}
+
+// resolve resolves and reads the manifest d at the destination, as
+// registry.ResolveManifest does, and keeps both.
+func (v *dstView) resolve(ctx context.Context, d digest.Digest) bool {
+	desc, err := v.dst.Resolve(ctx, d.String())
+	if err != nil || desc.Digest != d || desc.Size > registry.MaxManifestBytes {
+		return false
+	}
+	desc = bare(desc)
+	raw, err := readChecked(ctx, v.dst, desc, registry.MaxManifestBytes)
+	if err != nil {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.resolved[d] = desc
+	v.data[d] = raw
+	return true
+}
+
+// list lists the referrers of the node d at the destination, all artifact
+// types, and keeps them.
+func (v *dstView) list(ctx context.Context, p *plan, d digest.Digest) bool {
+	i, ok := p.index[d]
+	if !ok {
+		return false
+	}
+	refs, err := orasregistry.Referrers(ctx, v.dst, p.nodes[i].desc, "")
+	if err != nil {
+		return false
+	}
+	v.keepListing(d, refs)
+	return true
+}
+
+// keepListing keeps the referrers of d listed at the destination.
+func (v *dstView) keepListing(d digest.Digest, refs []ocispec.Descriptor) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.listings[d] = refs
+}
+
+// read reads desc from the destination, digest-checked, and keeps it.
+func (v *dstView) read(ctx context.Context, desc ocispec.Descriptor, limit int64) bool {
+	if desc.Size > limit {
+		return false
+	}
+	data, err := readChecked(ctx, v.dst, desc, limit)
+	if err != nil {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.data[desc.Digest] = data
+	return true
+}
+
+// readChecked reads desc from f, at most limit bytes, and checks its
+// size and digest.
+func readChecked(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor, limit int64) ([]byte, error) {
+	rc, err := f.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return content.ReadAll(io.LimitReader(rc, limit+1), desc)
+}
+
+func (v *dstView) kept(desc ocispec.Descriptor) ([]byte, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	data, ok := v.data[desc.Digest]
+	if !ok || int64(len(data)) != desc.Size {
+		return nil, false
+	}
+	return data, true
+}
+
+// Fetch serves what was read, else reads from the destination.
+func (v *dstView) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if data, ok := v.kept(desc); ok {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}
+	return v.dst.Fetch(ctx, desc)
+}
+
+// Exists answers from what was read, else asks the destination.
+func (v *dstView) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	if _, ok := v.kept(desc); ok {
+		return true, nil
+	}
+	return v.dst.Exists(ctx, desc)
+}
+
+// Resolve answers a digest resolved beforehand, else asks the
+// destination.
+func (v *dstView) Resolve(ctx context.Context, reference string) (ocispec.Descriptor, error) {
+	if d, err := digest.Parse(reference); err == nil {
+		v.mu.Lock()
+		desc, ok := v.resolved[d]
+		v.mu.Unlock()
+		if ok {
+			return desc, nil
+		}
+	}
+	return v.dst.Resolve(ctx, reference)
+}
+
+// Referrers answers from a listing made beforehand (filtered by
+// artifactType, as a registry would), else lists at the destination.
+func (v *dstView) Referrers(ctx context.Context, desc ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
+	v.mu.Lock()
+	refs, ok := v.listings[desc.Digest]
+	v.mu.Unlock()
+	if !ok {
+		return v.lister.Referrers(ctx, desc, artifactType, fn)
+	}
+	var page []ocispec.Descriptor
+	for _, r := range refs {
+		if artifactType == "" || r.ArtifactType == artifactType {
+			page = append(page, r)
+		}
+	}
+	if len(page) == 0 {
+		return nil
+	}
+	return fn(page)
+}
+
+// Predecessors lists every referrer of desc.
+func (v *dstView) Predecessors(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	var all []ocispec.Descriptor
+	err := v.Referrers(ctx, desc, "", func(page []ocispec.Descriptor) error {
+		all = append(all, page...)
+		return nil
+	})
+	return all, err
+}
