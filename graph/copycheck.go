@@ -53,22 +53,58 @@ type dstCheck struct {
 // (a signature the destination lists that the copy did not bring) is read
 // from the destination then.
 func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []NodeVerification, v *VerifyOptions, concurrency int) *dstCheck {
-	c := &dstCheck{}
+	c := &dstCheck{exists: make([]bool, len(p.nodes))}
 	lister, ok := dst.(orasregistry.ReferrerLister)
 	if !ok {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			c.verifyErr = verifyNodes(ctx, dst, nodes, nil, v, EndDestination, v.DestinationScope, concurrency)
 		})
-		c.lookupErr = c.lookUp(ctx, dst, p, nil, nil, concurrency)
+		sem := make(chan struct{}, max(concurrency, 1))
+		if c.lookupErr = c.list(ctx, dst, p, nil, 0, nil, sem); c.lookupErr == nil {
+			c.lookupErr = c.headAll(ctx, dst, p, nil, sem)
+		}
 		wg.Wait()
 		return c
 	}
 	view := newDstView(dst, lister)
-	if c.lookupErr = c.lookUp(ctx, dst, p, view.prefetch(p, nodes), view.keepListing, max(concurrency, checkConcurrency)); c.lookupErr != nil {
+	reads := view.prefetch(p, nodes)
+	covered := map[int]bool{} // nodes a read looks at
+	for _, r := range reads {
+		if j, ok := p.index[r.node]; ok {
+			covered[j] = true
+		}
+	}
+	// The nodes no read looks at are looked up alongside the reads, and
+	// the verification starts once the reads are done.
+	sem := make(chan struct{}, max(concurrency, checkConcurrency))
+	var (
+		wg      sync.WaitGroup
+		headErr error
+	)
+	wg.Go(func() {
+		headErr = c.headAll(ctx, dst, p, func(i int) bool { return !covered[i] }, sem)
+	})
+	found := make([]bool, len(reads))
+	c.lookupErr = c.list(ctx, dst, p, func(i int) { found[i] = reads[i].fn(ctx) }, len(reads), view.keepListing, sem)
+	if c.lookupErr == nil {
+		c.verifyErr = verifyNodes(ctx, view, nodes, nil, v, EndDestination, v.DestinationScope, concurrency)
+	}
+	wg.Wait()
+	if c.lookupErr != nil {
 		return c
 	}
-	c.verifyErr = verifyNodes(ctx, view, nodes, nil, v, EndDestination, v.DestinationScope, concurrency)
+	if c.lookupErr = headErr; c.lookupErr != nil {
+		return c
+	}
+	for i, r := range reads {
+		if j, ok := p.index[r.node]; ok && found[i] {
+			c.exists[j] = true
+		}
+	}
+	// A node whose read failed (missing, or altered: it is there, and
+	// the verification says what is wrong) is looked up.
+	c.lookupErr = c.headAll(ctx, dst, p, func(i int) bool { return covered[i] && !c.exists[i] }, sem)
 	return c
 }
 
@@ -91,25 +127,42 @@ func (c *dstCheck) ok() bool {
 	return true
 }
 
-// read is a read the check makes before the lookups: fn reads from the
-// destination (and keeps what it read in the view) and reports whether
-// node (when set) was found by it.
+// read is a read the check makes: fn reads from the destination (and
+// keeps what it read in the view) and reports whether node (when set)
+// was found by it.
 type read struct {
 	node digest.Digest
 	fn   func(ctx context.Context) (found bool)
 }
 
-// lookUp runs reads, lists each subject's referrers at the destination
-// (passing each listing to keep, when set) and looks every node up there
-// that no read found, concurrently (up to concurrency requests at once).
-func (c *dstCheck) lookUp(ctx context.Context, dst Destination, p *plan, reads []read, keep func(digest.Digest, []ocispec.Descriptor), concurrency int) error {
+// forEachSem calls fn(0..n-1), each holding a slot of sem, and waits.
+func forEachSem(n int, sem chan struct{}, fn func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
+}
+
+// list lists each subject's referrers at the destination (passing each
+// listing to keep, when set) and records which of the copy's referrers
+// are listed, while running extra(0..extras-1) (the reads), each request
+// holding a slot of sem.
+func (c *dstCheck) list(ctx context.Context, dst Destination, p *plan, extra func(i int), extras int, keep func(digest.Digest, []ocispec.Descriptor), sem chan struct{}) error {
+	n := 0
+	if extra != nil {
+		n = extras
+	}
 	subjects, entries := p.referrersBySubject()
 	listed := make([]map[digest.Digest]bool, len(subjects))
-	found := make([]bool, len(reads))
 	listErrs := make([]error, len(subjects))
-	forEachLimit(len(subjects)+len(reads), concurrency, func(i int) {
+	forEachSem(len(subjects)+n, sem, func(i int) {
 		if i >= len(subjects) {
-			found[i-len(subjects)] = reads[i-len(subjects)].fn(ctx)
+			extra(i - len(subjects))
 			return
 		}
 		refs, err := orasregistry.Referrers(ctx, dst, subjects[i], "")
@@ -138,20 +191,24 @@ func (c *dstCheck) lookUp(ctx context.Context, dst Destination, p *plan, reads [
 	for i, s := range subjects {
 		c.listed[s.Digest] = listed[i]
 	}
-	c.exists = make([]bool, len(p.nodes))
-	for i, r := range reads {
-		if j, ok := p.index[r.node]; ok && found[i] {
-			c.exists[j] = true
+	return nil
+}
+
+// headAll looks up at the destination each node of p that want selects
+// (nil: every node), each request holding a slot of sem.
+func (c *dstCheck) headAll(ctx context.Context, dst Destination, p *plan, want func(i int) bool, sem chan struct{}) error {
+	var idx []int
+	for i := range p.nodes {
+		if want == nil || want(i) {
+			idx = append(idx, i)
 		}
 	}
-	errs := make([]error, len(p.nodes))
-	forEachLimit(len(p.nodes), concurrency, func(i int) {
-		if c.exists[i] {
-			return
-		}
-		c.exists[i], errs[i] = dst.Exists(ctx, p.nodes[i].desc)
-		if errs[i] != nil {
-			errs[i] = fmt.Errorf("look up %s at the destination: %w", p.nodes[i].desc.Digest, errs[i])
+	errs := make([]error, len(idx))
+	forEachSem(len(idx), sem, func(k int) {
+		i := idx[k]
+		var err error
+		if c.exists[i], err = dst.Exists(ctx, p.nodes[i].desc); err != nil {
+			errs[k] = fmt.Errorf("look up %s at the destination: %w", p.nodes[i].desc.Digest, err)
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
