@@ -304,38 +304,60 @@ func mustRef(t *testing.T, s string) orasregistry.Reference {
 // image with its own signatures and SBOM, so every copy updates the same
 // referrers indexes by read-modify-write. Every referrer of every copy
 // must be listed at the end.
+//
+// Verified, each copy checks the destination while the indexes it wrote
+// converge, and again after should a concurrent copy's update have
+// dropped its entries meanwhile: each verifies by its own signatures
+// (every copy is signed by a key of its own) and finds every node.
 func TestCopyConcurrentTagSchema(t *testing.T) {
 	const copies = 4
-	ctx := context.Background()
-	dstReg := testregistry.Distribution(t, testregistry.DistributionOptions{})
-	srcReg := testregistry.New(t, testregistry.Options{Referrers: true})
-	fixtures := make([]*fixture, copies)
-	srcs := make([]*registry.Repository, copies)
-	for i := range copies {
-		srcs[i] = openRepo(t, srcReg.Ref(fmt.Sprintf("build/app%d", i)), registry.RemoteOptions{})
-		k := newKeys(t)
-		fixtures[i] = buildFixture(t, srcs[i], k, "app") // same image, different signatures
-	}
-	if fixtures[0].root.Digest != fixtures[1].root.Digest {
-		t.Fatal("the fixtures must share the image")
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, copies)
-	for i := range copies {
-		wg.Go(func() {
+	for _, verified := range []bool{false, true} {
+		t.Run(fmt.Sprintf("verified=%v", verified), func(t *testing.T) {
+			ctx := context.Background()
+			dstReg := testregistry.Distribution(t, testregistry.DistributionOptions{})
+			srcReg := testregistry.New(t, testregistry.Options{Referrers: true})
+			fixtures := make([]*fixture, copies)
+			srcs := make([]*registry.Repository, copies)
+			ks := make([]*keys, copies)
+			for i := range copies {
+				srcs[i] = openRepo(t, srcReg.Ref(fmt.Sprintf("build/app%d", i)), registry.RemoteOptions{})
+				ks[i] = newKeys(t)
+				fixtures[i] = buildFixture(t, srcs[i], ks[i], "app") // same image, different signatures
+			}
+			if fixtures[0].root.Digest != fixtures[1].root.Digest {
+				t.Fatal("the fixtures must share the image")
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, copies)
+			results := make([]*graph.CopyResult, copies)
+			for i := range copies {
+				opts := graph.CopyOptions{Recursive: true}
+				if verified {
+					opts.Verify = copyVerify(t, ks[i], false)
+				}
+				wg.Go(func() {
+					dst := openRepo(t, dstReg.Ref("prod/app"), registry.RemoteOptions{})
+					results[i], errs[i] = graph.Copy(ctx, srcs[i], "v1", dst, opts)
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("copy %d: %v", i, err)
+				}
+			}
+			if verified {
+				for i, res := range results {
+					if v := res.Verification; v == nil || v.Arrived != v.Expected || v.Destination == nil || v.Destination.Verdict != signet.VerdictTrusted {
+						t.Errorf("copy %d: verification %+v", i, v)
+					}
+				}
+			}
 			dst := openRepo(t, dstReg.Ref("prod/app"), registry.RemoteOptions{})
-			_, errs[i] = graph.Copy(ctx, srcs[i], "v1", dst, graph.CopyOptions{Recursive: true})
+			for _, f := range fixtures {
+				checkGraph(t, dst, f)
+			}
 		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("copy %d: %v", i, err)
-		}
-	}
-	dst := openRepo(t, dstReg.Ref("prod/app"), registry.RemoteOptions{})
-	for _, f := range fixtures {
-		checkGraph(t, dst, f)
 	}
 }
 
