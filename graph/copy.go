@@ -299,6 +299,15 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 			started.Store(true)
 			go func() {
 				defer close(earlyDone)
+				// Not before the graph verified at the source (all may
+				// have been at the destination already: nothing to write).
+				if gate != nil {
+					select {
+					case <-gate:
+					case <-tctx.Done():
+						return
+					}
+				}
 				early = checkDestination(tctx, dst, p, res.Verification.Nodes, v, max(opts.concurrency(), arrivalConcurrency))
 			}()
 		}
