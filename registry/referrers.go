@@ -32,9 +32,8 @@ const (
 	convergeConfirmations = 2
 	// minSettle and maxSettle clamp the delay before each read. The delay
 	// follows how long our own GET-modify-PUT took (a concurrent signer's
-	// takes about as long), plus, once a concurrent update has dropped an
-	// entry, up to as much again of random jitter so that signers retrying
-	// at once spread out (jitter).
+	// takes about as long), plus up to as much again of random jitter so
+	// that signers retrying at once spread out.
 	minSettle = 10 * time.Millisecond
 	maxSettle = 2 * time.Second
 )
@@ -322,9 +321,9 @@ func referrerEntry(desc ocispec.Descriptor, raw []byte) (entry ocispec.Descripto
 // is how long our own push and index update took.
 func (r *Repository) converge(ctx context.Context, subject, entry ocispec.Descriptor, took time.Duration) error {
 	settle := clampSettle(took)
-	seen, conflict := 0, false
+	seen := 0
 	for range convergeRounds {
-		if err := sleep(ctx, settle+jitter(settle, conflict)); err != nil {
+		if err := sleep(ctx, settle+rand.N(settle)); err != nil {
 			return err
 		}
 		_, list, err := r.readReferrersIndex(ctx, subject)
@@ -337,7 +336,7 @@ func (r *Repository) converge(ctx context.Context, subject, entry ocispec.Descri
 			}
 			continue
 		}
-		seen, conflict = 0, true
+		seen = 0
 		r.log.Info("a concurrent update dropped the signature from the referrers index; adding it again",
 			"subject", subject.Digest.String(), "signature", entry.Digest.String())
 		start := time.Now()
@@ -347,17 +346,6 @@ func (r *Repository) converge(ctx context.Context, subject, entry ocispec.Descri
 		settle = clampSettle(max(settle, time.Since(start)))
 	}
 	return fmt.Errorf("%w: %s after %d reads of the index of %s", ErrReferrersIndexConflict, entry.Digest, convergeRounds, subject.Digest)
-}
-
-// jitter is the random part of a settle delay: none until a concurrent
-// update was seen (conflict), then up to settle. The delay itself is never
-// shorter than settle: it is what lets a concurrent update in flight land
-// before the read; the jitter only spreads out writers that retry at once.
-func jitter(settle time.Duration, conflict bool) time.Duration {
-	if !conflict {
-		return 0
-	}
-	return rand.N(settle)
 }
 
 func clampSettle(d time.Duration) time.Duration {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -715,17 +716,16 @@ func (r *Repository) AddReferrers(ctx context.Context, subject ocispec.Descripto
 // re-read after a settle delay (how long the update took) and the entries
 // a concurrent update dropped are added again, until every entry is seen
 // on convergeConfirmations reads in a row (at most convergeRounds reads,
-// else ErrReferrersIndexConflict). Once an entry had to be added again,
-// each delay has random jitter of up to as much again, so that writers
-// retrying at once spread out.
+// else ErrReferrersIndexConflict). Each delay has random jitter of up to
+// as much again, so that writers retrying at once spread out.
 func (u *ReferrersUpdate) Converge(ctx context.Context) error {
 	if u.settle == 0 {
 		return nil
 	}
 	r, subject, entries, settle := u.r, u.subject, u.entries, u.settle
-	seen, conflict := 0, false
+	seen := 0
 	for range convergeRounds {
-		if err := sleep(ctx, settle+jitter(settle, conflict)); err != nil {
+		if err := sleep(ctx, settle+rand.N(settle)); err != nil {
 			return err
 		}
 		_, list, err := r.readReferrersIndex(ctx, subject)
@@ -738,7 +738,7 @@ func (u *ReferrersUpdate) Converge(ctx context.Context) error {
 			}
 			continue
 		}
-		seen, conflict = 0, true
+		seen = 0
 		r.log.Info("a concurrent update dropped referrers from the referrers index; adding them again", "subject", subject.Digest.String())
 		start := time.Now()
 		if _, err := r.addAllToReferrersIndex(ctx, subject, entries); err != nil {
