@@ -104,9 +104,13 @@ func walk(ctx context.Context, src CopySource, root ocispec.Descriptor, referrer
 			subjects = append(subjects, n.desc)
 		}
 	}
+	// Each subject's referrer tree is walked, and the manifests of its
+	// referrers read, while the other subjects' trees are walked (the
+	// plan is then built in walk order from them).
 	trees := make([]*Node, len(subjects))
 	errs := make([]error, len(subjects))
 	sem := make(chan struct{}, max(concurrency, 1))
+	pf := newPrefetch(p, concurrency)
 	var wg sync.WaitGroup
 	for i, s := range subjects {
 		wg.Add(1)
@@ -114,18 +118,16 @@ func walk(ctx context.Context, src CopySource, root ocispec.Descriptor, referrer
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			trees[i], errs[i] = Walk(ctx, src, s, Options{})
+			if trees[i], errs[i] = Walk(ctx, src, s, Options{}); errs[i] == nil {
+				errs[i] = pf.tree(ctx, src, trees[i])
+			}
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	// The referrers' manifests, read concurrently (the plan is then built
-	// in walk order from them).
-	if err := p.prefetch(ctx, src, trees, concurrency); err != nil {
-		return nil, err
-	}
+	pf.keep()
 	for _, tree := range trees {
 		var addErr error
 		_ = tree.Walk(func(n *Node) error {
@@ -171,6 +173,9 @@ func (p *plan) closure(ctx context.Context, src content.Fetcher, desc ocispec.De
 		if depth > DefaultMaxDepth {
 			return &LimitError{Limit: "depth", Max: DefaultMaxDepth, Node: desc.Digest}
 		}
+		if err := p.fetchLevel(ctx, src, queue); err != nil {
+			return err
+		}
 		var next []ocispec.Descriptor
 		for _, d := range queue {
 			if !isManifest(d.MediaType) {
@@ -213,43 +218,105 @@ func (p *plan) add(n planNode) error {
 	return nil
 }
 
-// prefetch reads the manifests of the referrers in trees that the plan
-// does not have yet, up to concurrency at once, and keeps them (within
-// MaxMetadataBytes; each at most registry.MaxManifestBytes).
-func (p *plan) prefetch(ctx context.Context, src content.Fetcher, trees []*Node, concurrency int) error {
+// prefetch reads the manifests of referrers for a plan, from several
+// goroutines at once: each manifest once (bounded, digest-checked), up to
+// a number of requests at once, all of them within MaxMetadataBytes with
+// what the plan holds. keep then hands them to the plan.
+type prefetch struct {
+	p   *plan
+	sem chan struct{}
+
+	mu       sync.Mutex
+	raw      map[digest.Digest][]byte
+	claimed  map[digest.Digest]bool
+	reserved int64
+}
+
+func newPrefetch(p *plan, concurrency int) *prefetch {
+	return &prefetch{p: p, sem: make(chan struct{}, max(concurrency, 1)), raw: map[digest.Digest][]byte{}, claimed: map[digest.Digest]bool{}}
+}
+
+// tree reads the manifests of the referrers in tree that neither the plan
+// nor another call has read or is reading.
+func (f *prefetch) tree(ctx context.Context, src content.Fetcher, tree *Node) error {
 	var descs []ocispec.Descriptor
-	seen := map[digest.Digest]bool{}
-	for _, tree := range trees {
-		_ = tree.Walk(func(n *Node) error {
-			for _, c := range n.Referrers {
-				d := bare(c.Descriptor)
-				if _, ok := p.raw[d.Digest]; ok || seen[d.Digest] || c.Repeated || !isManifest(d.MediaType) {
-					continue
-				}
-				seen[d.Digest] = true
-				descs = append(descs, d)
+	f.mu.Lock()
+	err := tree.Walk(func(n *Node) error {
+		for _, c := range n.Referrers {
+			d := bare(c.Descriptor)
+			if _, ok := f.p.raw[d.Digest]; ok || f.claimed[d.Digest] || c.Repeated || !isManifest(d.MediaType) {
+				continue
 			}
-			return nil
-		})
+			if d.Size > registry.MaxManifestBytes || d.Size < 0 {
+				return fmt.Errorf("manifest %s is %d bytes, over the limit of %d", d.Digest, d.Size, registry.MaxManifestBytes)
+			}
+			if f.reserved+d.Size+f.p.rawBytes > MaxMetadataBytes {
+				return fmt.Errorf("%w: the manifests of the graph add up to more than %d bytes", ErrLimit, MaxMetadataBytes)
+			}
+			f.reserved += d.Size
+			f.claimed[d.Digest] = true
+			descs = append(descs, d)
+		}
+		return nil
+	})
+	f.mu.Unlock()
+	if err != nil {
+		return err
 	}
+	raws := make([][]byte, len(descs))
+	errs := make([]error, len(descs))
+	forEachSem(len(descs), f.sem, func(i int) {
+		raws[i], errs[i] = fetchManifest(ctx, src, descs[i])
+	})
+	if err := firstError(errs); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, d := range descs {
+		f.raw[d.Digest] = raws[i]
+	}
+	return nil
+}
+
+// keep adds what was read to the plan; call it once every tree is done.
+func (f *prefetch) keep() {
+	for d, raw := range f.raw {
+		f.p.raw[d] = raw
+		f.p.rawBytes += int64(len(raw))
+	}
+}
+
+// fetchLevel reads the manifests among descs that the plan does not hold,
+// DefaultConcurrency at a time (an index's platform manifests), as
+// fetchManifest does.
+func (p *plan) fetchLevel(ctx context.Context, src content.Fetcher, descs []ocispec.Descriptor) error {
+	var todo []ocispec.Descriptor
 	var total int64
 	for _, d := range descs {
+		if _, ok := p.raw[d.Digest]; ok || !isManifest(d.MediaType) || slices.ContainsFunc(todo, func(t ocispec.Descriptor) bool { return t.Digest == d.Digest }) {
+			continue
+		}
 		if d.Size > registry.MaxManifestBytes || d.Size < 0 {
 			return fmt.Errorf("manifest %s is %d bytes, over the limit of %d", d.Digest, d.Size, registry.MaxManifestBytes)
 		}
 		if total += d.Size; p.rawBytes+total > MaxMetadataBytes {
 			return fmt.Errorf("%w: the manifests of the graph add up to more than %d bytes", ErrLimit, MaxMetadataBytes)
 		}
+		todo = append(todo, d)
 	}
-	raws := make([][]byte, len(descs))
-	errs := make([]error, len(descs))
-	forEachLimit(len(descs), concurrency, func(i int) {
-		raws[i], errs[i] = fetchManifest(ctx, src, descs[i])
+	if len(todo) < 2 {
+		return nil // fetchManifest reads it
+	}
+	raws := make([][]byte, len(todo))
+	errs := make([]error, len(todo))
+	forEachLimit(len(todo), DefaultConcurrency, func(i int) {
+		raws[i], errs[i] = fetchManifest(ctx, src, todo[i])
 	})
 	if err := firstError(errs); err != nil {
 		return err
 	}
-	for i, d := range descs {
+	for i, d := range todo {
 		p.raw[d.Digest] = raws[i]
 		p.rawBytes += int64(len(raws[i]))
 	}
