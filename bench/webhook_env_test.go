@@ -51,34 +51,19 @@ const envWebhook = "SIGNET_BENCH_WEBHOOK"
 // filesystem storage, referrers tag schema).
 const envWebhookRegistry = "SIGNET_BENCH_WEBHOOK_REGISTRY"
 
-var (
-	webhookOnce sync.Once
-	webhookBin  string
-	webhookErr  error
-)
-
-// buildWebhook builds ./cmd/signet-webhook once per test binary unless
-// SIGNET_BENCH_WEBHOOK names a binary.
+// buildWebhook builds ./cmd/signet-webhook into the benchmark's temporary
+// directory (removed at its end) unless SIGNET_BENCH_WEBHOOK names a
+// binary.
 func buildWebhook(b testing.TB) string {
 	b.Helper()
 	if p := os.Getenv(envWebhook); p != "" {
 		return p
 	}
-	webhookOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "signet-bench-")
-		if err != nil {
-			webhookErr = err
-			return
-		}
-		webhookBin = filepath.Join(dir, "signet-webhook")
-		if out, err := exec.Command("go", "build", "-o", webhookBin, "github.com/signet-dev/signet/cmd/signet-webhook").CombinedOutput(); err != nil {
-			webhookErr = fmt.Errorf("build signet-webhook: %v\n%s", err, out)
-		}
-	})
-	if webhookErr != nil {
-		b.Fatal(webhookErr)
+	bin := filepath.Join(b.TempDir(), "signet-webhook")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/signet-dev/signet/cmd/signet-webhook").CombinedOutput(); err != nil {
+		b.Fatalf("build signet-webhook: %v\n%s", err, out)
 	}
-	return webhookBin
+	return bin
 }
 
 // imagesPerRepo spreads images over repositories: go-containerregistry's
