@@ -157,7 +157,7 @@ type RemoteOptions struct {
 
 // maxIdleConnsPerHost is how many idle connections to one registry a
 // client keeps for reuse (net/http keeps 2 by default): a verify of many
-// references sends up to 8 requests to a registry at once, and each
+// references sends up to 32 requests to a registry at once, and each
 // connection closed for want of room is a new TCP (and TLS) handshake for
 // the next request.
 const maxIdleConnsPerHost = 32

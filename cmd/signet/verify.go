@@ -170,8 +170,13 @@ func runVerify(cmd *cobra.Command, env *Env, o *verifyOpts, args []string) error
 	return firstError(failed)
 }
 
-// verifyConcurrency bounds the references verified at once.
-const verifyConcurrency = 8
+// verifyConcurrency bounds the references verified at once: as many as
+// the shared client keeps idle connections per registry
+// (registry.maxIdleConnsPerHost), so that none is closed and reopened.
+// Each verify mostly waits on the registry: on distribution v3, 1,000
+// references took 3.3-3.8 s at 8, 3.0 s at 16, 2.8 s at 32 and 2.7 s at 64
+// (docs/benchmarks.md).
+const verifyConcurrency = 32
 
 // forEach calls fn(0..n-1), at most limit at a time, and waits for all.
 func forEach(n, limit int, fn func(i int)) {
