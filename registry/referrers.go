@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
@@ -317,35 +316,12 @@ func referrerEntry(desc ocispec.Descriptor, raw []byte) (entry ocispec.Descripto
 }
 
 // converge makes sure entry stays in subject's referrers tag index after
-// concurrent read-modify-write updates by other signers (see Push). took
-// is how long our own push and index update took.
+// concurrent read-modify-write updates by other signers (see Push), as
+// ReferrersUpdate.Converge does for a graph's entries. took is how long our
+// own push and index update took.
 func (r *Repository) converge(ctx context.Context, subject, entry ocispec.Descriptor, took time.Duration) error {
-	settle := clampSettle(took)
-	seen := 0
-	for range convergeRounds {
-		if err := sleep(ctx, settle+rand.N(settle)); err != nil {
-			return err
-		}
-		_, list, err := r.readReferrersIndex(ctx, subject)
-		if err != nil {
-			return fmt.Errorf("check the referrers index of %s: %w", subject.Digest, err)
-		}
-		if containsDigest(list, entry) {
-			if seen++; seen == convergeConfirmations {
-				return nil
-			}
-			continue
-		}
-		seen = 0
-		r.log.Info("a concurrent update dropped the signature from the referrers index; adding it again",
-			"subject", subject.Digest.String(), "signature", entry.Digest.String())
-		start := time.Now()
-		if err := r.addToReferrersIndex(ctx, subject, entry); err != nil {
-			return err
-		}
-		settle = clampSettle(max(settle, time.Since(start)))
-	}
-	return fmt.Errorf("%w: %s after %d reads of the index of %s", ErrReferrersIndexConflict, entry.Digest, convergeRounds, subject.Digest)
+	u := &ReferrersUpdate{r: r, subject: subject, entries: []ocispec.Descriptor{entry}, settle: clampSettle(took)}
+	return u.Converge(ctx)
 }
 
 func clampSettle(d time.Duration) time.Duration {
@@ -373,25 +349,10 @@ func containsDigest(list []ocispec.Descriptor, d ocispec.Descriptor) bool {
 }
 
 // addToReferrersIndex adds entry to subject's referrers tag index unless it
-// is there: GET the index, PUT it with entry appended under the tag, DELETE
-// the outdated index (PUSH-3; a failed delete is a logged warning). Entries
-// of others, malformed or not, are kept as they are.
+// is there (addAllToReferrersIndex with one entry).
 func (r *Repository) addToReferrersIndex(ctx context.Context, subject, entry ocispec.Descriptor) error {
-	tag, err := referrersTag(subject)
-	if err != nil {
-		return err
-	}
-	old, list, err := r.readReferrersIndex(ctx, subject)
-	if err != nil {
-		return err
-	}
-	if containsDigest(list, entry) {
-		return nil
-	}
-	if len(list) >= MaxReferrers {
-		return fmt.Errorf("%w: %s has %d referrers already", ErrTooManyReferrers, subject.Digest, len(list))
-	}
-	return r.putReferrersIndex(ctx, subject, tag, old, append(list, entry))
+	_, err := r.addAllToReferrersIndex(ctx, subject, []ocispec.Descriptor{entry})
+	return err
 }
 
 // putReferrersIndex writes the referrers tag index of subject listing

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	orasregistry "oras.land/oras-go/v2/registry"
@@ -760,8 +758,10 @@ func missingFrom(list, entries []ocispec.Descriptor) []ocispec.Descriptor {
 }
 
 // addAllToReferrersIndex adds the entries missing from subject's referrers
-// tag index in one update (GET, PUT, DELETE of the outdated index, as
-// addToReferrersIndex); added is false when none was missing.
+// tag index in one update: GET the index, PUT it with the missing entries
+// appended under the tag, DELETE the outdated index (PUSH-3; a failed delete
+// is a logged warning). Entries of others, malformed or not, are kept as they
+// are. added is false when none was missing.
 func (r *Repository) addAllToReferrersIndex(ctx context.Context, subject ocispec.Descriptor, entries []ocispec.Descriptor) (added bool, err error) {
 	tag, err := referrersTag(subject)
 	if err != nil {
@@ -778,26 +778,8 @@ func (r *Repository) addAllToReferrersIndex(ctx context.Context, subject ocispec
 	if len(list)+len(missing) > MaxReferrers {
 		return false, fmt.Errorf("%w: %s would have %d referrers", ErrTooManyReferrers, subject.Digest, len(list)+len(missing))
 	}
-	raw, err := json.Marshal(ocispec.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: append(list, missing...),
-	})
-	if err != nil {
+	if err := r.putReferrersIndex(ctx, subject, tag, old, append(list, missing...)); err != nil {
 		return false, err
-	}
-	if len(raw) > MaxManifestBytes {
-		return false, fmt.Errorf("the referrers index of %s would be %d bytes, over the limit of %d", subject.Digest, len(raw), MaxManifestBytes)
-	}
-	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageIndex, raw)
-	if err := r.repo.PushReference(ctx, desc, bytes.NewReader(raw), tag); err != nil {
-		return false, fmt.Errorf("push the referrers index %s: %w", tag, err)
-	}
-	if old != nil && old.Digest != desc.Digest {
-		if err := r.repo.Delete(ctx, *old); err != nil {
-			r.log.Warn("removal of the outdated referrers index from the registry failed; garbage collection may be required",
-				"subject", subject.Digest.String(), "index", old.Digest.String(), "error", err)
-		}
 	}
 	return true, nil
 }
