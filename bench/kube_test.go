@@ -25,14 +25,6 @@ import (
 	"github.com/signet-dev/signet/internal/testpki"
 )
 
-// envK8sBin names the directory holding kube-apiserver and etcd, as
-// scripts/install-k8s.sh builds them (install-peers.sh exports it in
-// env.sh); unset, ${SIGNET_CI_CACHE:-$HOME/.cache/signet-ci}/k8s-v1.37.2.
-const envK8sBin = "SIGNET_K8S_BIN"
-
-// k8sVersion is the control plane install-k8s.sh builds by default.
-const k8sVersion = "v1.37.2"
-
 // apiserverReadyTimeout bounds the wait for kube-apiserver's /readyz (5-6 s
 // on this machine idle; much more under the session's load).
 const apiserverReadyTimeout = 120 * time.Second
@@ -42,32 +34,6 @@ const apiserverReadyTimeout = 120 * time.Second
 type kube struct {
 	kubeconfig string
 	client     kubernetes.Interface
-}
-
-// k8sBinDir finds kube-apiserver and etcd; missing, the benchmark is
-// skipped (failed with SIGNET_REQUIRE_PEERS=1).
-func k8sBinDir(b testing.TB) string {
-	b.Helper()
-	dir := os.Getenv(envK8sBin)
-	if dir == "" {
-		base := os.Getenv(peer.EnvCICache)
-		if base == "" {
-			if home, err := os.UserHomeDir(); err == nil {
-				base = filepath.Join(home, ".cache", "signet-ci")
-			}
-		}
-		dir = filepath.Join(base, "k8s-"+k8sVersion)
-	}
-	for _, f := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			msg := fmt.Sprintf("kube-apiserver and etcd not found in %s (%v): run scripts/install-k8s.sh (or install-peers.sh) and set $%s", dir, err, envK8sBin)
-			if os.Getenv(peer.EnvRequirePeers) == "1" {
-				b.Fatal(msg)
-			}
-			b.Skip(msg)
-		}
-	}
-	return dir
 }
 
 // freePort returns a port nothing listens on at the moment.
@@ -149,7 +115,7 @@ const startAttempts = 3
 // and returns a kubeconfig for them once /readyz answers.
 func startKube(b testing.TB) *kube {
 	b.Helper()
-	bin := k8sBinDir(b)
+	bin := peer.Kubernetes(b) // skipped (failed with SIGNET_REQUIRE_PEERS=1) without kube-apiserver and etcd
 	dir := b.TempDir()
 	ca := testpki.Issue(b, testpki.Cert{Subject: testpki.Name("bench kube CA"), IsCA: true}, nil)
 	srv := testpki.Issue(b, testpki.Cert{Subject: testpki.Name("kube-apiserver"), KeyType: "ec-256", Modify: func(c *x509.Certificate) {
