@@ -4,7 +4,8 @@
 // that a short process starts no thread and fills no allocation cache for
 // a second processor, each of which costs page faults and CPU time out of
 // proportion to a run of a few milliseconds (docs/benchmarks.md). A
-// command that has parallel work calls Restore first.
+// command that has parallel work calls Restore first. On Linux it also asks
+// for transparent huge pages on the heap (hugepages_linux.go).
 //
 // It imports only the runtime and syscall so that it is initialised
 // before the packages that allocate most at initialisation.
@@ -22,6 +23,7 @@ var (
 )
 
 func init() {
+	hugeHeap()
 	if _, set := syscall.Getenv("GOMAXPROCS"); !set {
 		runtime.GOMAXPROCS(1)
 		lowered = true

@@ -8,6 +8,13 @@ import (
 	"testing"
 )
 
+// procsAfterInit is GOMAXPROCS right after the package's initialisation
+// (this file's init runs after oneproc.go's), before any test called
+// Restore: the test can run more than once (-count).
+var procsAfterInit int
+
+func init() { procsAfterInit = runtime.GOMAXPROCS(0) }
+
 // TestOneProcessor: the package's initialisation left the process on one
 // processor (GOMAXPROCS is not set for this test), and Restore gives it
 // the runtime's default back.
@@ -15,7 +22,7 @@ func TestOneProcessor(t *testing.T) {
 	if _, set := os.LookupEnv("GOMAXPROCS"); set {
 		t.Skip("GOMAXPROCS is set in the environment (TestEnvironmentWins covers that)")
 	}
-	if n := runtime.GOMAXPROCS(0); n != 1 {
+	if n := procsAfterInit; n != 1 {
 		t.Fatalf("GOMAXPROCS is %d after initialisation, want 1", n)
 	}
 	Restore()
