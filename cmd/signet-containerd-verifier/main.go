@@ -37,6 +37,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// One processor and huge pages for the heap: containerd starts one
+	// short process per pull, whose time is mostly start-up.
+	_ "github.com/signet-dev/signet/internal/oneproc"
 )
 
 func main() {
