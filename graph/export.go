@@ -252,6 +252,11 @@ func Import(ctx context.Context, path, reference string, dst Destination, opts C
 	return Copy(ctx, store, reference, dst, opts)
 }
 
+// layoutIndex is a store that has read its index.json (registry.LayoutTar).
+type layoutIndex interface {
+	Manifests() []ocispec.Descriptor
+}
+
 // MaxIndexBytes bounds a bundle's index.json.
 const MaxIndexBytes = registry.MaxManifestBytes
 
@@ -261,9 +266,14 @@ const MaxIndexBytes = registry.MaxManifestBytes
 // listed by another index it lists. Anything else is ambiguous: the caller
 // must name the artifact (FILE.tar@DIGEST or FILE.tar:TAG).
 func BundleRoot(ctx context.Context, path string, store content.Fetcher) (ocispec.Descriptor, error) {
-	idx, err := readLayoutIndex(path)
-	if err != nil {
-		return ocispec.Descriptor{}, errors.Join(signet.ErrIO, err)
+	var idx *ocispec.Index
+	if l, ok := store.(layoutIndex); ok {
+		idx = &ocispec.Index{Manifests: l.Manifests()} // read when it was opened
+	} else {
+		var err error
+		if idx, err = readLayoutIndex(path); err != nil {
+			return ocispec.Descriptor{}, errors.Join(signet.ErrIO, err)
+		}
 	}
 	tagged := map[digest.Digest]ocispec.Descriptor{}
 	for _, m := range idx.Manifests {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -391,12 +390,15 @@ func fetchManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descript
 		return nil, fmt.Errorf("fetch manifest %s: %w", desc.Digest, err)
 	}
 	defer rc.Close()
-	raw, err := content.ReadAll(io.LimitReader(rc, registry.MaxManifestBytes+1), desc)
-	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, fmt.Errorf("%w: manifest %s: %w", registry.ErrDigestMismatch, desc.Digest, err)
-	}
+	raw, err := registry.ReadSized(rc, desc.Size, registry.MaxManifestBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest %s: %w", desc.Digest, err)
+	}
+	if int64(len(raw)) != desc.Size {
+		return nil, fmt.Errorf("%w: manifest %s is %d bytes, its descriptor says %d", registry.ErrDigestMismatch, desc.Digest, len(raw), desc.Size)
+	}
+	if desc.Digest.Validate() != nil || desc.Digest.Algorithm().FromBytes(raw) != desc.Digest {
+		return nil, fmt.Errorf("%w: manifest %s", registry.ErrDigestMismatch, desc.Digest)
 	}
 	return raw, nil
 }

@@ -34,9 +34,9 @@ func IsLayoutTar(p string) bool {
 }
 
 // OpenLayoutTar opens an OCI image layout tar archive read-only, without
-// extracting it.
-func OpenLayoutTar(ctx context.Context, p string) (*oci.ReadOnlyStore, error) {
-	s, err := oci.NewFromTar(ctx, p)
+// extracting it (LayoutTar).
+func OpenLayoutTar(ctx context.Context, p string) (*LayoutTar, error) {
+	s, err := openLayoutTar(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not an OCI image layout tar archive: %w", p, err)
 	}

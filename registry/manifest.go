@@ -257,7 +257,7 @@ func fetchBounded(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, max+1))
+	data, err := ReadSized(rc, desc.Size, max)
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +271,30 @@ func fetchBounded(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 		return nil, fmt.Errorf("%w: %s hashes to %s", ErrDigestMismatch, desc.Digest, got)
 	}
 	return data, nil
+}
+
+// ReadSized reads r to its end, up to max+1 bytes (more than max means
+// over the limit), expecting size bytes: when size is within max, into one
+// buffer of that size (io.ReadAll grows one from 512 bytes, three
+// allocations for a manifest of a few KiB). The caller compares the length
+// with size.
+func ReadSized(r io.Reader, size, max int64) ([]byte, error) {
+	if size < 0 || size > max {
+		return io.ReadAll(io.LimitReader(r, max+1))
+	}
+	buf := make([]byte, size+1)
+	n, err := io.ReadFull(r, buf)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return buf[:n], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rest, err := io.ReadAll(io.LimitReader(r, max+1-int64(n)))
+	if err != nil {
+		return nil, err
+	}
+	return append(buf[:n], rest...), nil
 }
 
 // FetchIndex reads the image index desc (at most MaxManifestBytes, digest
