@@ -194,7 +194,11 @@ type Verification struct {
 // manifest but the signatures), each by the signatures that refer to it.
 // A node that fails returns a *VerifyError naming it (wrapping
 // signet.ErrNotTrusted) and nothing is written. After the copy every node
-// is looked up at the destination (ErrIncomplete when one is missing) and
+// is confirmed at the destination (ErrIncomplete when one is missing): read
+// there (the manifests and signatures verified), or written or found there
+// by the copy itself (a push the registry acknowledged after checking the
+// digest, a lookup), or else looked up (what is below a manifest the
+// destination had, which the copy does not visit); and
 // the same nodes are verified there under DestinationScope's statement (a
 // *VerifyError again). With opts.Platform, what is verified is what is
 // copied: the platform manifest, by its own signatures (an index's
@@ -291,10 +295,12 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 		earlyDone = make(chan struct{})
 		started   atomic.Bool
 		written   func()
+		log       *transferLog
 	)
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if v := opts.Verify; v != nil {
+		log = newTransferLog()
 		written = func() {
 			started.Store(true)
 			go func() {
@@ -308,7 +314,7 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 						return
 					}
 				}
-				early = checkDestination(tctx, dst, p, res.Verification.Nodes, v, max(opts.concurrency(), arrivalConcurrency))
+				early = checkDestination(tctx, dst, p, res.Verification.Nodes, v, max(opts.concurrency(), arrivalConcurrency), log)
 			}()
 		}
 	}
@@ -328,7 +334,7 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 	} else {
 		close(srcDone)
 	}
-	terr := transfer(tctx, src, p, dst, opts, res, gate, written)
+	terr := transfer(tctx, src, p, dst, opts, res, gate, written, log)
 	<-srcDone
 	if terr != nil || refused != nil {
 		cancel()
@@ -357,7 +363,7 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 			check = early
 		}
 		if check == nil || !check.ok() {
-			check = checkDestination(ctx, dst, p, vr.Nodes, v, max(opts.concurrency(), arrivalConcurrency))
+			check = checkDestination(ctx, dst, p, vr.Nodes, v, max(opts.concurrency(), arrivalConcurrency), nil)
 		}
 		if err := check.record(p, res); err != nil {
 			return p, res, err
@@ -399,7 +405,7 @@ func newResult(p *plan) *CopyResult {
 // Nothing is written before gate is closed (nil: at once). written, when
 // set, is called once every node and every index entry is written, before
 // the indexes have converged (not at all on failure).
-func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opts CopyOptions, res *CopyResult, gate <-chan struct{}, written func()) error {
+func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opts CopyOptions, res *CopyResult, gate <-chan struct{}, written func(), log *transferLog) error {
 	prog := opts.Progress
 	if prog == nil {
 		prog = &Progress{}
@@ -408,7 +414,10 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 	prog.TotalBytes.Store(p.totalBytes())
 	ps := &planSource{src: src, p: p, progress: prog}
 	states := newTransferStates(p, prog)
-	mark := states.mark
+	mark := func(d ocispec.Descriptor, state string) {
+		states.mark(d, state)
+		log.confirm(d.Digest)
+	}
 	defer func() {
 		// Also on failure: the result is returned with the error.
 		states.apply(res)
@@ -425,7 +434,7 @@ func transfer(ctx context.Context, src CopySource, p *plan, dst Destination, opt
 	c := newCopier(ps, target, p, conc, mark)
 	c.mountFrom = mountSource(src, dst)
 	c.gate = gate
-	if err := copyAndIndex(ctx, c, p, dst, written); err != nil {
+	if err := copyAndIndex(ctx, c, p, dst, written, log); err != nil {
 		return err
 	}
 	prog.Nodes.Store(int64(len(p.nodes)))
@@ -467,7 +476,7 @@ type referrerIndexer interface {
 // makes the update converge: the settle delays overlap the transfer
 // instead of following it. written, when set, is called once everything
 // is written, before the last updates have converged.
-func copyAndIndex(ctx context.Context, c *copier, p *plan, dst Destination, written func()) error {
+func copyAndIndex(ctx context.Context, c *copier, p *plan, dst Destination, written func(), log *transferLog) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	subjects, entries := p.referrersBySubject()
@@ -527,6 +536,7 @@ func copyAndIndex(ctx context.Context, c *copier, p *plan, dst Destination, writ
 				fail(fmt.Errorf("list the referrers of %s: %w", s.Digest, err))
 				return
 			}
+			log.putUpdate(s.Digest, u)
 			done()
 			if err := u.Converge(ctx); err != nil {
 				fail(fmt.Errorf("list the referrers of %s: %w", s.Digest, err))

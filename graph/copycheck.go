@@ -46,13 +46,19 @@ type dstCheck struct {
 // first, concurrently, in one round of requests: each required node's
 // manifest, each subject's referrers listing, the signature manifests
 // and envelopes the copy brought, each read digest-checked from the
-// destination; then nodes not read so are looked up (HEAD), and the nodes
+// destination; then nodes not read so are looked up (HEAD), but for those
+// the transfer (log) wrote or found there: a push the registry
+// acknowledged after checking its digest, or the copy's own lookup, is
+// their arrival, and nodes the copy did not visit (below a manifest the
+// destination had) are looked up. Each subject's listing is taken from its
+// index update's first convergence read when the copy updated its
+// referrers tag index (see list). The nodes
 // are verified from what was read (dstView), so that the verification
 // consumes what the destination served, without a second request for it
 // nor a chain of dependent ones. Anything else the verification asks for
 // (a signature the destination lists that the copy did not bring) is read
 // from the destination then.
-func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []NodeVerification, v *VerifyOptions, concurrency int) *dstCheck {
+func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []NodeVerification, v *VerifyOptions, concurrency int, log *transferLog) *dstCheck {
 	c := &dstCheck{exists: make([]bool, len(p.nodes))}
 	lister, ok := dst.(orasregistry.ReferrerLister)
 	if !ok {
@@ -61,7 +67,7 @@ func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []Nod
 			c.verifyErr = verifyNodes(ctx, dst, nodes, nil, v, EndDestination, v.DestinationScope, concurrency)
 		})
 		sem := make(chan struct{}, max(concurrency, 1))
-		if c.lookupErr = c.list(ctx, dst, p, nil, 0, nil, sem); c.lookupErr == nil {
+		if c.lookupErr = c.list(ctx, dst, p, nil, 0, nil, sem, nil); c.lookupErr == nil {
 			c.lookupErr = c.headAll(ctx, dst, p, nil, sem)
 		}
 		wg.Wait()
@@ -82,11 +88,16 @@ func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []Nod
 		wg      sync.WaitGroup
 		headErr error
 	)
+	for i, n := range p.nodes {
+		if !covered[i] && log.isConfirmed(n.desc.Digest) {
+			c.exists[i] = true
+		}
+	}
 	wg.Go(func() {
-		headErr = c.headAll(ctx, dst, p, func(i int) bool { return !covered[i] }, sem)
+		headErr = c.headAll(ctx, dst, p, func(i int) bool { return !covered[i] && !c.exists[i] }, sem)
 	})
 	found := make([]bool, len(reads))
-	c.lookupErr = c.list(ctx, dst, p, func(i int) { found[i] = reads[i].fn(ctx) }, len(reads), view.keepListing, sem)
+	c.lookupErr = c.list(ctx, dst, p, func(i int) { found[i] = reads[i].fn(ctx) }, len(reads), view.keepListing, sem, log)
 	if c.lookupErr == nil {
 		c.verifyErr = verifyNodes(ctx, view, nodes, nil, v, EndDestination, v.DestinationScope, concurrency)
 	}
@@ -151,8 +162,12 @@ func forEachSem(n int, sem chan struct{}, fn func(i int)) {
 // list lists each subject's referrers at the destination (passing each
 // listing to keep, when set) and records which of the copy's referrers
 // are listed, while running extra(0..extras-1) (the reads), each request
-// holding a slot of sem.
-func (c *dstCheck) list(ctx context.Context, dst Destination, p *plan, extra func(i int), extras int, keep func(digest.Digest, []ocispec.Descriptor), sem chan struct{}) error {
+// holding a slot of sem. A subject whose referrers tag index the copy
+// updated (in log) takes the listing from the first read the update's
+// convergence makes (registry.ReferrersUpdate.FirstListing), after its
+// settle delay: one read of the index serves both, and the wait for it
+// holds no slot.
+func (c *dstCheck) list(ctx context.Context, dst Destination, p *plan, extra func(i int), extras int, keep func(digest.Digest, []ocispec.Descriptor), sem chan struct{}, log *transferLog) error {
 	n := 0
 	if extra != nil {
 		n = extras
@@ -160,12 +175,7 @@ func (c *dstCheck) list(ctx context.Context, dst Destination, p *plan, extra fun
 	subjects, entries := p.referrersBySubject()
 	listed := make([]map[digest.Digest]bool, len(subjects))
 	listErrs := make([]error, len(subjects))
-	forEachSem(len(subjects)+n, sem, func(i int) {
-		if i >= len(subjects) {
-			extra(i - len(subjects))
-			return
-		}
-		refs, err := orasregistry.Referrers(ctx, dst, subjects[i], "")
+	listOne := func(i int, refs []ocispec.Descriptor, err error) {
 		if err != nil {
 			listErrs[i] = fmt.Errorf("list the referrers of %s at the destination: %w", subjects[i].Digest, err)
 			return
@@ -183,7 +193,42 @@ func (c *dstCheck) list(ctx context.Context, dst Destination, p *plan, extra fun
 			}
 		}
 		listed[i] = m
+	}
+	var (
+		wg    sync.WaitGroup
+		ahead []int // subjects listed by a request of their own
+	)
+	for i, s := range subjects {
+		u := log.update(s.Digest)
+		if u == nil {
+			ahead = append(ahead, i)
+			continue
+		}
+		wg.Go(func() {
+			refs, ok, err := u.FirstListing(ctx)
+			if !ok && err == nil {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					listOne(i, nil, context.Cause(ctx))
+					return
+				}
+				defer func() { <-sem }()
+				refs, err = orasregistry.Referrers(ctx, dst, s, "")
+			}
+			listOne(i, refs, err)
+		})
+	}
+	forEachSem(len(ahead)+n, sem, func(k int) {
+		if k >= len(ahead) {
+			extra(k - len(ahead))
+			return
+		}
+		i := ahead[k]
+		refs, err := orasregistry.Referrers(ctx, dst, subjects[i], "")
+		listOne(i, refs, err)
 	})
+	wg.Wait()
 	if err := errors.Join(listErrs...); err != nil {
 		return errors.Join(signet.ErrIO, err)
 	}
@@ -192,6 +237,63 @@ func (c *dstCheck) list(ctx context.Context, dst Destination, p *plan, extra fun
 		c.listed[s.Digest] = listed[i]
 	}
 	return nil
+}
+
+// transferLog is what a copy's transfer did that the check of the
+// destination uses: the referrers tag index updates it made, by subject,
+// and the nodes it found at the destination or wrote there (each
+// acknowledged by the registry after checking its digest). A nil
+// *transferLog has nothing. It is safe for concurrent use.
+type transferLog struct {
+	mu        sync.Mutex
+	updates   map[digest.Digest]*registry.ReferrersUpdate
+	confirmed map[digest.Digest]bool
+}
+
+func newTransferLog() *transferLog {
+	return &transferLog{updates: map[digest.Digest]*registry.ReferrersUpdate{}, confirmed: map[digest.Digest]bool{}}
+}
+
+// putUpdate records the update of subject d's referrers tag index.
+func (l *transferLog) putUpdate(d digest.Digest, u *registry.ReferrersUpdate) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.updates[d] = u
+}
+
+// update is the update of subject d's referrers tag index, nil if none.
+func (l *transferLog) update(d digest.Digest) *registry.ReferrersUpdate {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.updates[d]
+}
+
+// confirm records that the node d was found at the destination by a
+// lookup, or written there.
+func (l *transferLog) confirm(d digest.Digest) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.confirmed[d] = true
+}
+
+// isConfirmed reports whether the node d was found at the destination or
+// written there.
+func (l *transferLog) isConfirmed(d digest.Digest) bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.confirmed[d]
 }
 
 // headAll looks up at the destination each node of p that want selects

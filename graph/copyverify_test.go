@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -528,5 +529,75 @@ func TestCopyVerifyRefusedSlowly(t *testing.T) {
 	}
 	if reads.Load() == 0 {
 		t.Error("the destination was not looked at while the source was verified: the test checks nothing")
+	}
+}
+
+// TestCopyVerifyMissingBelowPresent: after a verified copy, the nodes the
+// copy pushed or found at the destination count as there (the registry
+// acknowledged each push after checking its digest, or answered the
+// lookup), and every node the copy did not visit, what is below a manifest
+// the destination had, is looked up: a blob lost below such a manifest is
+// reported missing (ErrIncomplete), with the referrers API and the tag
+// schema.
+func TestCopyVerifyMissingBelowPresent(t *testing.T) {
+	for _, referrers := range []bool{true, false} {
+		t.Run(fmt.Sprintf("referrers=%v", referrers), func(t *testing.T) {
+			k := newKeys(t)
+			ctx := context.Background()
+			src := ggcrEndpoint(true).open(t, "build/app")
+			f := buildFixture(t, src, k, "app")
+			idx, err := registry.FetchIndex(ctx, src, f.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pm := idx.Manifests[1]
+			raw, err := content.FetchAll(ctx, src, pm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m ocispec.Manifest
+			if err := json.Unmarshal(raw, &m); err != nil || len(m.Layers) == 0 {
+				t.Fatalf("platform manifest: %v", err)
+			}
+			layer := m.Layers[0].Digest
+			var lost atomic.Bool
+			reg := testregistry.New(t, testregistry.Options{Referrers: referrers, Middleware: func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if lost.Load() && strings.HasSuffix(r.URL.Path, "/blobs/"+layer.String()) {
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(http.StatusNotFound)
+						io.WriteString(w, `{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}`)
+						return
+					}
+					h.ServeHTTP(w, r)
+				})
+			}})
+			dst := openRepo(t, reg.Ref("prod/app"), registry.RemoteOptions{})
+			// The platform manifest is at the destination, then its layer
+			// is lost.
+			if _, err := graph.Copy(ctx, src, pm.Digest.String(), dst, graph.CopyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			lost.Store(true)
+			res, err := graph.Copy(ctx, src, "v1", dst, graph.CopyOptions{Recursive: true, Verify: copyVerify(t, k, false)})
+			if !errors.Is(err, graph.ErrIncomplete) || !errors.Is(err, signet.ErrIO) {
+				t.Fatalf("got %v, want ErrIncomplete", err)
+			}
+			var missing []digest.Digest
+			for _, n := range res.Nodes {
+				if n.State != graph.StateArrived {
+					missing = append(missing, n.Digest)
+					if n.State != graph.StateMissing {
+						t.Errorf("node %s: state %s", n.Digest, n.State)
+					}
+				}
+			}
+			if len(missing) != 1 || missing[0] != layer {
+				t.Errorf("nodes not arrived %v, want the lost layer %s", missing, layer)
+			}
+			if v := res.Verification; v.Arrived != v.Expected-1 {
+				t.Errorf("arrived %d of %d", v.Arrived, v.Expected)
+			}
+		})
 	}
 }

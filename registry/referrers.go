@@ -320,7 +320,7 @@ func referrerEntry(desc ocispec.Descriptor, raw []byte) (entry ocispec.Descripto
 // ReferrersUpdate.Converge does for a graph's entries. took is how long our
 // own push and index update took.
 func (r *Repository) converge(ctx context.Context, subject, entry ocispec.Descriptor, took time.Duration) error {
-	u := &ReferrersUpdate{r: r, subject: subject, entries: []ocispec.Descriptor{entry}, settle: clampSettle(took)}
+	u := newReferrersUpdate(r, subject, []ocispec.Descriptor{entry}, clampSettle(took))
 	return u.Converge(ctx)
 }
 

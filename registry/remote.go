@@ -679,6 +679,47 @@ type ReferrersUpdate struct {
 	subject ocispec.Descriptor
 	entries []ocispec.Descriptor
 	settle  time.Duration // zero: nothing was written
+
+	// first is closed once Converge's first read of the index is in
+	// (firstList, firstErr), or Converge ended without one.
+	first     chan struct{}
+	firstOnce sync.Once
+	firstList []ocispec.Descriptor
+	firstOK   bool
+	firstErr  error
+}
+
+func newReferrersUpdate(r *Repository, subject ocispec.Descriptor, entries []ocispec.Descriptor, settle time.Duration) *ReferrersUpdate {
+	return &ReferrersUpdate{r: r, subject: subject, entries: entries, settle: settle, first: make(chan struct{})}
+}
+
+// publishFirst makes list, ok and err what FirstListing returns, once.
+func (u *ReferrersUpdate) publishFirst(list []ocispec.Descriptor, ok bool, err error) {
+	u.firstOnce.Do(func() {
+		u.firstList, u.firstOK, u.firstErr = list, ok, err
+		close(u.first)
+	})
+}
+
+// FirstListing waits for the first read of the index Converge makes (after
+// the first settle delay) and returns the subject's referrers it found,
+// as Referrers lists them (every artifact type): a reader that needs the
+// subject's referrers after the update can use that read instead of
+// making one of its own. ok is false when the update has no such read
+// (nothing was written: list the referrers) or Converge ended before it.
+func (u *ReferrersUpdate) FirstListing(ctx context.Context) (list []ocispec.Descriptor, ok bool, err error) {
+	if u.settle == 0 {
+		return nil, false, nil
+	}
+	select {
+	case <-u.first:
+	case <-ctx.Done():
+		return nil, false, context.Cause(ctx)
+	}
+	if u.firstErr != nil {
+		return nil, false, u.firstErr
+	}
+	return u.firstList, u.firstOK, nil
 }
 
 // AddReferrers writes every entry (a referrer of subject, as
@@ -706,7 +747,7 @@ func (r *Repository) AddReferrers(ctx context.Context, subject ocispec.Descripto
 	if err != nil || !added {
 		return &ReferrersUpdate{}, err
 	}
-	return &ReferrersUpdate{r: r, subject: subject, entries: entries, settle: clampSettle(time.Since(start))}, nil
+	return newReferrersUpdate(r, subject, entries, clampSettle(time.Since(start))), nil
 }
 
 // Converge makes the update's entries stay in the index after concurrent
@@ -720,6 +761,8 @@ func (u *ReferrersUpdate) Converge(ctx context.Context) error {
 	if u.settle == 0 {
 		return nil
 	}
+	// Converge ending before its first read leaves FirstListing to list.
+	defer u.publishFirst(nil, false, nil)
 	r, subject, entries, settle := u.r, u.subject, u.entries, u.settle
 	seen := 0
 	for range convergeRounds {
@@ -729,6 +772,11 @@ func (u *ReferrersUpdate) Converge(ctx context.Context) error {
 		_, list, err := r.readReferrersIndex(ctx, subject)
 		if err != nil {
 			return fmt.Errorf("check the referrers index of %s: %w", subject.Digest, err)
+		}
+		if len(list) > MaxReferrers {
+			u.publishFirst(nil, false, fmt.Errorf("%w: %s has more than %d referrers", ErrTooManyReferrers, subject.Digest, MaxReferrers))
+		} else {
+			u.publishFirst(filterReferrers(list, ""), true, nil)
 		}
 		if missing := missingFrom(list, entries); len(missing) == 0 {
 			if seen++; seen == convergeConfirmations {
