@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -290,7 +291,8 @@ type Repository struct {
 	log     *slog.Logger
 	timeout time.Duration
 
-	probeMu sync.Mutex // held while decideReferrers probes
+	probeMu    sync.Mutex  // held while decideReferrers or a first Referrers probes
+	listedOnce atomic.Bool // a Referrers listing ran while the API support was unknown
 
 	mu       sync.Mutex
 	hasAPI   *bool // detected referrers API support; nil until known
@@ -478,12 +480,43 @@ func (r *Repository) setReferrersAPI(has bool) {
 // (DISC-5). It uses the referrers API, or the referrers tag index when the
 // registry has no API (DISC-2), detecting which on the first call in
 // ReferrersAuto. Listings are bounded by MaxReferrersPages and MaxReferrers.
+//
+// While the detection is pending, listings run one at a time (fn included,
+// so fn must not push to this repository): the verifies of many references
+// into one repository start at once, and the first answer serves the rest,
+// which would otherwise each probe the API (one probe per repository, not
+// one per concurrent reference).
 func (r *Repository) Referrers(ctx context.Context, subject ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
 	has, known := r.referrersAPI()
+	if !known && !r.listedOnce.Load() {
+		r.probeMu.Lock()
+		if has, known = r.referrersAPI(); !known && !r.listedOnce.Load() {
+			// Only the first listing is waited for: should it fail
+			// without an answer, the others do not queue behind one
+			// another's timeouts.
+			defer r.probeMu.Unlock()
+			defer r.listedOnce.Store(true)
+			return r.referrers(ctx, subject, artifactType, fn, false, false)
+		}
+		r.probeMu.Unlock()
+	}
+	return r.referrers(ctx, subject, artifactType, fn, has, known)
+}
+
+// referrers is Referrers once the detection is known, or (known false)
+// the listing that detects it.
+func (r *Repository) referrers(ctx context.Context, subject ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error, has, known bool) error {
 	if known && !has {
 		return r.referrersByTag(ctx, subject, artifactType, fn)
 	}
-	err := r.referrersByAPI(ctx, subject, artifactType, fn)
+	listed := false // a page came back: the registry has the API
+	err := r.referrersByAPI(ctx, subject, artifactType, func(page []ocispec.Descriptor) error {
+		listed = true
+		return fn(page)
+	})
+	if !known && listed {
+		r.setReferrersAPI(true)
+	}
 	switch {
 	case err == nil:
 		if !known {
