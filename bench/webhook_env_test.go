@@ -11,10 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/signet-dev/signet"
+	"github.com/signet-dev/signet/internal/testk8s"
 	"github.com/signet-dev/signet/internal/testpki"
 	"github.com/signet-dev/signet/internal/testregistry"
 	"github.com/signet-dev/signet/registry"
@@ -59,11 +58,7 @@ func buildWebhook(b testing.TB) string {
 	if p := os.Getenv(envWebhook); p != "" {
 		return p
 	}
-	bin := filepath.Join(b.TempDir(), "signet-webhook")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/signet-dev/signet/cmd/signet-webhook").CombinedOutput(); err != nil {
-		b.Fatalf("build signet-webhook: %v\n%s", err, out)
-	}
-	return bin
+	return testk8s.BuildWebhook(b, b.TempDir())
 }
 
 // imagesPerRepo spreads images over repositories: go-containerregistry's
@@ -82,7 +77,7 @@ const benchNamespace = "bench"
 type whEnv struct {
 	dir    string
 	bin    string
-	kube   *kube
+	kube   *testk8s.Cluster
 	reg    *testregistry.Registry
 	chain  *testpki.Chain
 	policy string // --config directory
@@ -109,8 +104,8 @@ func newWhEnv(b *testing.B) *whEnv {
 	b.Helper()
 	e := &whEnv{dir: b.TempDir(), ctx: context.Background(), repos: map[string]*registry.Repository{}}
 	e.bin = buildWebhook(b)
-	e.kube = startKube(b)
-	e.kube.namespace(b, benchNamespace, nil)
+	e.kube = testk8s.Start(b)
+	e.kube.Namespace(b, benchNamespace, nil)
 	switch kind := os.Getenv(envWebhookRegistry); kind {
 	case "", registryGGCR:
 		e.reg = testregistry.New(b, testregistry.Options{Referrers: true})
@@ -226,7 +221,7 @@ func pushBlob(ctx context.Context, r *registry.Repository, mt string, data []byt
 
 // webhook is a running signet-webhook process.
 type webhook struct {
-	p       *proc
+	p       *testk8s.Process
 	url     string
 	client  *http.Client
 	timeout time.Duration // its --timeout
@@ -237,51 +232,14 @@ type webhook struct {
 // flags, and waits for /readyz.
 func (e *whEnv) startWebhook(b testing.TB, timeout time.Duration, extra ...string) *webhook {
 	b.Helper()
-	dir := b.TempDir()
-	ca := testpki.Issue(b, testpki.Cert{Subject: testpki.Name("bench webhook CA"), IsCA: true}, nil)
-	srv := testpki.Issue(b, testpki.Cert{Subject: testpki.Name("signet-webhook"), KeyType: "ec-256", Modify: func(c *x509.Certificate) {
-		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		c.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}}, ca)
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	writeTBFile(b, certFile, string(testpki.CertsPEM(srv.Cert)))
-	writeTBFile(b, keyFile, string(testpki.KeyPEM(b, srv.Key)))
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Cert)
-	for attempt := 1; ; attempt++ {
-		addr := "127.0.0.1:" + strconv.Itoa(freePort(b))
-		args := append([]string{"--addr", addr, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
-			"--config", e.policy, "--kubeconfig", e.kube.kubeconfig, "--timeout", timeout.String()}, extra...)
-		cmd := exec.Command(e.bin, args...)
-		cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir}
-		p := startProcess(b, dir, "signet-webhook", cmd)
-		w := &webhook{p: p, url: "https://" + addr, timeout: timeout, client: &http.Client{
-			// The API server's webhook client: HTTP/2 over TLS, one
-			// connection multiplexed, its own deadline (timeoutSeconds)
-			// above the webhook's --timeout.
-			Timeout:   timeout + 2*time.Second,
-			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64},
-		}}
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			resp, err := w.client.Get(w.url + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return w
-				}
-			}
-			if p.exited() || time.Now().After(deadline) {
-				p.stop()
-				if p.portTaken() && attempt < startAttempts {
-					break
-				}
-				log, _ := os.ReadFile(p.log)
-				b.Fatalf("signet-webhook not ready (last error %v):\n%s", err, tail(log, 3000))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	p, url := e.kube.StartWebhook(b, e.bin, append([]string{"--config", e.policy, "--timeout", timeout.String()}, extra...)...)
+	return &webhook{p: p, url: url, timeout: timeout, client: &http.Client{
+		// The API server's webhook client: HTTP/2 over TLS, one
+		// connection multiplexed, its own deadline (timeoutSeconds)
+		// above the webhook's --timeout.
+		Timeout:   timeout + 2*time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.kube.RootCAs}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64},
+	}}
 }
 
 // status reads the process's VmRSS and VmHWM (peak RSS) in MiB.
@@ -295,7 +253,7 @@ func (w *webhook) status(b testing.TB) (rss, hwm float64) {
 }
 
 func (w *webhook) readStatus() (rss, hwm float64, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.p.cmd.Process.Pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.p.Pid()))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -320,7 +278,7 @@ func (w *webhook) readStatus() (rss, hwm float64, err error) {
 // the answer written): the longest, and how many took longer than d.
 func (w *webhook) serverTimes(b testing.TB, d time.Duration) (longest time.Duration, over int) {
 	b.Helper()
-	f, err := os.Open(w.p.log)
+	f, err := os.Open(w.p.LogPath)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -350,7 +308,7 @@ func (w *webhook) serverTimes(b testing.TB, d time.Duration) (longest time.Durat
 // cpu returns the CPU time (user + system) the process has used.
 func (w *webhook) cpu(b testing.TB) time.Duration {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.p.cmd.Process.Pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.p.Pid()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -504,6 +462,13 @@ func podReview(name string, images []string) []byte {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return bytes.TrimSpace(b)
+}
 
 func writeTBFile(b testing.TB, path, data string) {
 	b.Helper()

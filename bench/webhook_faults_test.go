@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signet-dev/signet/internal/testk8s"
 	"github.com/signet-dev/signet/internal/testpki"
 )
 
@@ -30,7 +31,7 @@ const registryDelay = 2 * time.Second
 // refused: a registry or responder that is down).
 func closedPort(b testing.TB) string {
 	b.Helper()
-	return fmt.Sprintf("127.0.0.1:%d", freePort(b))
+	return testk8s.FreeAddr(b)
 }
 
 // blackHole listens on 127.0.0.1, accepts connections and never answers

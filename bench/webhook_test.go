@@ -163,9 +163,8 @@ func (w *webhook) load(b *testing.B, rate float64, n int, send func(i int) answe
 	b.Helper()
 	c0, s0 := w.cpu(b), selfCPU()
 	ans := openLoop(rate, n, send)
-	if w.p.exited() {
-		log, _ := os.ReadFile(w.p.log)
-		b.Fatalf("signet-webhook exited during the run (%v):\n%s", w.p.cmd.ProcessState, tail(log, 4000))
+	if w.p.Exited() {
+		b.Fatalf("signet-webhook exited during the run (%v):\n%s", w.p.Err(), w.p.LogTail())
 	}
 	s := summarize(ans, w.timeout)
 	c1, s1 := w.cpu(b), selfCPU()

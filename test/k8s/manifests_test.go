@@ -15,11 +15,11 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/signet-dev/signet/internal/peer"
+	"github.com/signet-dev/signet/internal/testk8s"
 )
 
 // webhookNamespace is the namespace the shipped manifests install into (and
@@ -33,19 +33,16 @@ const webhookNamespace = "signet-system"
 // webhook's namespace excluded, failurePolicy Fail, timeoutSeconds above
 // the webhook's --timeout, 2 replicas, a PodDisruptionBudget.
 func TestManifests(t *testing.T) {
-	c := startCluster(t)
+	c := testk8s.Start(t)
 	// Server-side dry runs of namespaced objects need their namespace.
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: webhookNamespace}}
-	if _, err := c.client.CoreV1().Namespaces().Create(t.Context(), ns, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	c.Namespace(t, webhookNamespace, nil)
 	plain, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "kubernetes", "signet-webhook.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("deploy/kubernetes passes a server-side dry run", func(t *testing.T) {
-		c.dryRun(t, plain)
+		dryRun(t, c, plain)
 		checkObjects(t, plain, nil)
 	})
 
@@ -65,7 +62,7 @@ func TestManifests(t *testing.T) {
 				t.Fatalf("the manifest no longer holds %q", tc.old)
 			}
 			broken := bytes.Replace(plain, []byte(tc.old), []byte(tc.new), 1)
-			stdout, stderr, err := c.kubectl(t, broken, "apply", "--dry-run=server", "--validate=strict", "-f", "-")
+			stdout, stderr, err := c.Kubectl(t, broken, "apply", "--dry-run=server", "--validate=strict", "-f", "-")
 			if err == nil {
 				t.Fatalf("kubectl apply --dry-run=server accepted the broken manifest:\n%s", stdout)
 			}
@@ -78,17 +75,17 @@ func TestManifests(t *testing.T) {
 	t.Run("helm chart", func(t *testing.T) {
 		helm := peer.Helm(t)
 		chart := filepath.Join(repoRoot(t), "deploy", "helm", "signet-webhook")
-		values := writeFile(t, filepath.Join(t.TempDir(), "values.yaml"), []byte(`policySets:
+		values := testk8s.WriteFile(t, filepath.Join(t.TempDir(), "values.yaml"), []byte(`policySets:
   production:
     trustPolicy: |
       {"version":"1.0","trustPolicies":[{"name":"prod","registryScopes":["*"],
        "signatureVerification":{"level":"strict"},"trustStores":["ca:prod-ca"],"trustedIdentities":["*"]}]}
     trustStores:
       prod-ca: |
-`+indent(string(c.pki.caPEM), "        ")+`insecureRegistries: ["registry.internal:5000"]
+`+indent(string(c.CAPEM), "        ")+`insecureRegistries: ["registry.internal:5000"]
 excludedNamespaces: ["team-legacy"]
 tls:
-  caBundle: `+base64.StdEncoding.EncodeToString(c.pki.caPEM)+"\n"), 0o600)
+  caBundle: `+base64.StdEncoding.EncodeToString(c.CAPEM)+"\n"), 0o600)
 		cases := []struct {
 			name     string
 			args     []string
@@ -110,7 +107,7 @@ tls:
 				if err != nil {
 					t.Fatalf("helm template: %v\n%s", err, stderr)
 				}
-				c.dryRun(t, []byte(rendered))
+				dryRun(t, c, []byte(rendered))
 				objs := checkObjects(t, []byte(rendered), tc.excluded)
 				var sets []string
 				for _, a := range objs.deployment.Spec.Template.Spec.Containers[0].Args {
@@ -129,9 +126,9 @@ tls:
 
 // dryRun applies manifests with kubectl apply --dry-run=server and fails
 // the test unless every object passes.
-func (c *cluster) dryRun(t *testing.T, manifests []byte) {
+func dryRun(t *testing.T, c *testk8s.Cluster, manifests []byte) {
 	t.Helper()
-	stdout, stderr, err := c.kubectl(t, manifests, "apply", "--dry-run=server", "--validate=strict", "-f", "-")
+	stdout, stderr, err := c.Kubectl(t, manifests, "apply", "--dry-run=server", "--validate=strict", "-f", "-")
 	if err != nil {
 		t.Fatalf("kubectl apply --dry-run=server: %v\n%s%s", err, stdout, stderr)
 	}

@@ -3,8 +3,6 @@ package k8s
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log"
@@ -28,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/signet-dev/signet/internal/testk8s"
 	"github.com/signet-dev/signet/internal/testregistry"
 	"github.com/signet-dev/signet/internal/testsign"
 	"github.com/signet-dev/signet/registry"
@@ -61,7 +60,7 @@ type images struct {
 // webhookEnv is a cluster with signet-webhook registered for Pods and
 // workloads in every namespace but kube-system.
 type webhookEnv struct {
-	c        *cluster
+	c        *testk8s.Cluster
 	client   kubernetes.Interface // records warnings into warnings
 	warnings *warningRecorder
 	img      images
@@ -136,7 +135,7 @@ func TestWebhook(t *testing.T) {
 		e.createPod(t, nsEnforce, "signed-tag", e.img.signedTag)
 		// Read back through the API: what is stored (and would run) is the
 		// digest the webhook verified.
-		got, err := e.c.client.CoreV1().Pods(nsEnforce).Get(ctx, "signed-tag", metav1.GetOptions{})
+		got, err := e.c.Client.CoreV1().Pods(nsEnforce).Get(ctx, "signed-tag", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +152,7 @@ func TestWebhook(t *testing.T) {
 
 	t.Run("policy-set label: the named set admits its signer", func(t *testing.T) {
 		e.createPod(t, nsOther, "other-signed", e.img.untrustedTag)
-		got, err := e.c.client.CoreV1().Pods(nsOther).Get(ctx, "other-signed", metav1.GetOptions{})
+		got, err := e.c.Client.CoreV1().Pods(nsOther).Get(ctx, "other-signed", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +176,7 @@ func TestWebhook(t *testing.T) {
 
 	t.Run("audit mode: kubectl prints the warning", func(t *testing.T) {
 		manifest := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata: {name: audit-kubectl, namespace: %s}\nspec:\n  containers: [{name: app, image: %q}]\n", nsAudit, e.img.tampered)
-		stdout, stderr, err := e.c.kubectl(t, []byte(manifest), "create", "-f", "-")
+		stdout, stderr, err := e.c.Kubectl(t, []byte(manifest), "create", "-f", "-")
 		if err != nil {
 			t.Fatalf("kubectl create: %v\n%s%s", err, stdout, stderr)
 		}
@@ -191,16 +190,14 @@ func TestWebhook(t *testing.T) {
 	// directly, then followed by the webhook's namespace watch.
 	t.Run("namespace created and relabelled while the webhook runs", func(t *testing.T) {
 		const ns = "e2e-late"
-		if _, err := e.c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		e.c.Namespace(t, ns, nil)
 		e.refusePod(t, ns, e.img.untrusted, `policy set "default"`, "authenticity check failed")
-		got, err := e.c.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		got, err := e.c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		got.Labels["signet.dev/policy-set"] = "other"
-		if _, err := e.c.client.CoreV1().Namespaces().Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+		if _, err := e.c.Client.CoreV1().Namespaces().Update(ctx, got, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// The watch delivers the label a moment later.
@@ -235,7 +232,7 @@ func TestWebhook(t *testing.T) {
 		if _, err := e.client.AppsV1().Deployments(nsEnforce).Create(ctx, deployment("signed", e.img.signedTag, e.img.signed2Tag), metav1.CreateOptions{}); err != nil {
 			t.Fatalf("Deployment refused: %v", err)
 		}
-		got, err := e.c.client.AppsV1().Deployments(nsEnforce).Get(ctx, "signed", metav1.GetOptions{})
+		got, err := e.c.Client.AppsV1().Deployments(nsEnforce).Get(ctx, "signed", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +255,7 @@ func TestWebhook(t *testing.T) {
 		if _, err := e.client.BatchV1().CronJobs(nsEnforce).Create(ctx, cronJob("nightly", e.img.signed2Tag), metav1.CreateOptions{}); err != nil {
 			t.Fatalf("CronJob refused: %v", err)
 		}
-		got, err := e.c.client.BatchV1().CronJobs(nsEnforce).Get(ctx, "nightly", metav1.GetOptions{})
+		got, err := e.c.Client.BatchV1().CronJobs(nsEnforce).Get(ctx, "nightly", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +274,7 @@ func TestWebhook(t *testing.T) {
 		if err := e.addEphemeral(t, "signed-digest", "debug-signed", e.img.signedTag); err != nil {
 			t.Fatalf("ephemeral container refused: %v", err)
 		}
-		got, err := e.c.client.CoreV1().Pods(nsEnforce).Get(ctx, "signed-digest", metav1.GetOptions{})
+		got, err := e.c.Client.CoreV1().Pods(nsEnforce).Get(ctx, "signed-digest", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +295,7 @@ func TestWebhook(t *testing.T) {
 		e.refusePod(t, nsEnforce, e.downTag, fmt.Sprintf("image %q", e.downTag), `policy set "default"`, "registry check failed")
 		// An UPDATE that changes no image is not verified again: labelling
 		// the running Pod does not fail because its registry is down.
-		pod, err := e.c.client.CoreV1().Pods(nsEnforce).Get(ctx, "down-before", metav1.GetOptions{})
+		pod, err := e.c.Client.CoreV1().Pods(nsEnforce).Get(ctx, "down-before", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +325,7 @@ func TestWebhook(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(store, "acme-root.crt"), pem, 0o600)
+		testk8s.WriteFile(t, filepath.Join(store, "acme-root.crt"), pem, 0o600)
 		for _, f := range old {
 			if err := os.Remove(f); err != nil {
 				t.Fatal(err)
@@ -375,9 +372,7 @@ func TestWebhook(t *testing.T) {
 // metrics scrapes the webhook's /metrics: value by series (name{labels}).
 func (e *webhookEnv) metrics(t *testing.T) map[string]float64 {
 	t.Helper()
-	pool := x509.NewCertPool()
-	pool.AddCert(e.c.pki.caCert)
-	hc := &http.Client{Timeout: callTimeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	hc := &http.Client{Timeout: testk8s.CallTimeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.c.RootCAs}}}
 	defer hc.CloseIdleConnections()
 	resp, err := hc.Get(e.url + "/metrics")
 	if err != nil {
@@ -412,10 +407,9 @@ func (e *webhookEnv) metrics(t *testing.T) map[string]float64 {
 // trusts other); the test registers it.
 func setupWebhook(t *testing.T) *webhookEnv {
 	t.Helper()
-	c := startCluster(t)
+	c := testk8s.Start(t)
 	e := &webhookEnv{c: c, warnings: &warningRecorder{}}
-	e.client = c.newClient(t, e.warnings)
-	ctx := t.Context()
+	e.client = c.NewClient(t, e.warnings)
 
 	reg := testregistry.Distribution(t, testregistry.DistributionOptions{})
 	acme := testsign.NewConfig(t, "acme", "*")
@@ -454,66 +448,41 @@ func setupWebhook(t *testing.T) *webhookEnv {
 		nsOther:   {"signet.dev/policy-set": "other"},
 		nsAudit:   {"signet.dev/mode": "audit"},
 	} {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-		if _, err := c.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("create namespace %s: %v", name, err)
-		}
+		c.Namespace(t, name, labels)
 	}
 
 	e.url = startWebhook(t, c, acme.Dir, map[string]string{"other": other.Dir})
 	return e
 }
 
-// startWebhook builds and starts signet-webhook on a free loopback port
-// with a serving certificate from the cluster's CA, and returns its URL.
-func startWebhook(t *testing.T, c *cluster, defaultSet string, sets map[string]string) string {
+// startWebhook builds and starts signet-webhook with the cluster's
+// kubeconfig and a serving certificate from its CA, and returns its URL.
+func startWebhook(t *testing.T, c *testk8s.Cluster, defaultSet string, sets map[string]string) string {
 	t.Helper()
-	bin := buildWebhook(t, filepath.Join(c.dir, "bin"))
-	cert, key := c.pki.issue(t, "webhook", pkix.Name{CommonName: "signet-webhook"}, true)
-	pool := x509.NewCertPool()
-	pool.AddCert(c.pki.caCert)
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	defer hc.CloseIdleConnections()
-	var lastErr error
-	for range startAttempts {
-		addr := freeAddr(t)
-		args := []string{"--addr", addr, "--tls-cert-file", cert, "--tls-key-file", key,
-			"--config", defaultSet, "--kubeconfig", c.kubeconfig,
-			"--timeout", webhookTimeout, "--cache-ttl", "1m"}
-		for name, dir := range sets {
-			args = append(args, "--policy-set", name+"="+dir)
-		}
-		p := startProcess(t, "signet-webhook", bin, filepath.Join(c.dir, "webhook.log"), nil, args...)
-		url := "https://" + addr
-		lastErr = p.waitReady(webhookStartTimeout, func() bool { return httpOK(hc, url+"/readyz") })
-		if lastErr == nil {
-			// Registered after startProcess's stop, so it runs first:
-			// SIGTERM must end in a clean shutdown (exit 0).
-			t.Cleanup(func() {
-				p.stop(t)
-				if p.err != nil {
-					t.Errorf("signet-webhook did not shut down cleanly on SIGTERM: %v", p.err)
-				}
-				if t.Failed() {
-					t.Logf("signet-webhook log:\n%s", p.logTail())
-				}
-			})
-			return url
-		}
-		p.stop(t)
-		if !lostPort(lastErr) {
-			break
-		}
+	args := []string{"--config", defaultSet, "--timeout", webhookTimeout, "--cache-ttl", "1m"}
+	for name, dir := range sets {
+		args = append(args, "--policy-set", name+"="+dir)
 	}
-	t.Fatalf("signet-webhook did not start: %v", lastErr)
-	return ""
+	p, url := c.StartWebhook(t, testk8s.BuildWebhook(t, filepath.Join(c.Dir, "bin")), args...)
+	// Registered after StartProcess's Stop, so it runs first: SIGTERM must
+	// end in a clean shutdown (exit 0).
+	t.Cleanup(func() {
+		p.Stop()
+		if err := p.Err(); err != nil {
+			t.Errorf("signet-webhook did not shut down cleanly on SIGTERM: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("signet-webhook log:\n%s", p.LogTail())
+		}
+	})
+	return url
 }
 
 // registerWebhook registers url's /validate (mutating false) or /mutate
 // (mutating true) for Pods and workloads in every namespace but
 // kube-system, failurePolicy Fail, as the shipped manifests do, and waits
 // until the API server calls it.
-func registerWebhook(t *testing.T, c *cluster, url string, mutating bool) {
+func registerWebhook(t *testing.T, c *testk8s.Cluster, url string, mutating bool) {
 	t.Helper()
 	ctx := t.Context()
 	fail := admissionregistrationv1.Fail
@@ -535,14 +504,14 @@ func registerWebhook(t *testing.T, c *cluster, url string, mutating bool) {
 	}}}
 	client := func(path string) admissionregistrationv1.WebhookClientConfig {
 		u := url + path
-		return admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: c.pki.caPEM}
+		return admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: c.CAPEM}
 	}
 	var name string
 	var err error
 	if mutating {
 		name = "pin-images.signet.dev"
 		reinvoke := admissionregistrationv1.IfNeededReinvocationPolicy
-		_, err = c.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{
+		_, err = c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{
 			ObjectMeta: metav1.ObjectMeta{Name: "signet-e2e"},
 			Webhooks: []admissionregistrationv1.MutatingWebhook{{
 				Name: name, ClientConfig: client("/mutate"), Rules: rules,
@@ -552,7 +521,7 @@ func registerWebhook(t *testing.T, c *cluster, url string, mutating bool) {
 		}, metav1.CreateOptions{})
 	} else {
 		name = "verify-images.signet.dev"
-		_, err = c.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
+		_, err = c.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
 			ObjectMeta: metav1.ObjectMeta{Name: "signet-e2e"},
 			Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 				Name: name, ClientConfig: client("/validate"), Rules: rules,
@@ -572,12 +541,12 @@ func registerWebhook(t *testing.T, c *cluster, url string, mutating bool) {
 	want := fmt.Sprintf("admission webhook %q denied the request: signet:", name)
 	deadline := time.Now().Add(wait)
 	for {
-		_, err := c.client.CoreV1().Pods(nsEnforce).Create(ctx, podWith("probe", "127.0.0.1:1/probe/absent:v1"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		_, err := c.Client.CoreV1().Pods(nsEnforce).Create(ctx, podWith("probe", "127.0.0.1:1/probe/absent:v1"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err != nil && strings.Contains(err.Error(), want) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s was not called within %s; last dry run: %v\napiserver log:\n%s", name, wait, err, c.logTail())
+			t.Fatalf("%s was not called within %s; last dry run: %v\napiserver log:\n%s", name, wait, err, c.LogTail())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -597,7 +566,7 @@ func repository(t *testing.T, ref string) *registry.Repository {
 // API server refuses it.
 func (e *webhookEnv) createPod(t *testing.T, ns, name, image string) *corev1.Pod {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), callTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), testk8s.CallTimeout)
 	defer cancel()
 	pod, err := e.client.CoreV1().Pods(ns).Create(ctx, podWith(name, image), metav1.CreateOptions{})
 	if err != nil {
@@ -610,7 +579,7 @@ func (e *webhookEnv) createPod(t *testing.T, ns, name, image string) *corev1.Pod
 // the API server refuses it with a webhook denial containing every want.
 func (e *webhookEnv) refusePod(t *testing.T, ns, image string, want ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), callTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), testk8s.CallTimeout)
 	defer cancel()
 	pod, err := e.client.CoreV1().Pods(ns).Create(ctx, podWith("", image), metav1.CreateOptions{})
 	if err == nil {
@@ -655,9 +624,9 @@ func podWith(name, image string) *corev1.Pod {
 // nsEnforce, as kubectl debug does.
 func (e *webhookEnv) addEphemeral(t *testing.T, pod, name, image string) error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), callTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), testk8s.CallTimeout)
 	defer cancel()
-	p, err := e.c.client.CoreV1().Pods(nsEnforce).Get(ctx, pod, metav1.GetOptions{})
+	p, err := e.c.Client.CoreV1().Pods(nsEnforce).Get(ctx, pod, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
