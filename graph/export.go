@@ -257,6 +257,21 @@ type layoutIndex interface {
 	Manifests() []ocispec.Descriptor
 }
 
+// manifestLinker is a store that has parsed its manifests' subjects and
+// lists (registry.LayoutTar).
+type manifestLinker interface {
+	ManifestLinks(digest.Digest) (*ocispec.Descriptor, []ocispec.Descriptor, bool)
+}
+
+// manifestLinks is the subject and manifest list of the manifest d when
+// store has them parsed already; ok is false otherwise.
+func manifestLinks(store content.Fetcher, d digest.Digest) (subject *ocispec.Descriptor, listed []ocispec.Descriptor, ok bool) {
+	if l, is := store.(manifestLinker); is {
+		return l.ManifestLinks(d)
+	}
+	return nil, nil, false
+}
+
 // MaxIndexBytes bounds a bundle's index.json.
 const MaxIndexBytes = registry.MaxManifestBytes
 
@@ -292,21 +307,25 @@ func BundleRoot(ctx context.Context, path string, store content.Fetcher) (ocispe
 		if !isManifest(m.MediaType) {
 			continue
 		}
-		raw, err := fetchManifest(ctx, store, bare(m))
-		if err != nil {
-			return ocispec.Descriptor{}, errors.Join(signet.ErrIO, err)
+		subject, listed, ok := manifestLinks(store, m.Digest)
+		if !ok {
+			raw, err := fetchManifest(ctx, store, bare(m))
+			if err != nil {
+				return ocispec.Descriptor{}, errors.Join(signet.ErrIO, err)
+			}
+			var parsed struct {
+				Subject   *ocispec.Descriptor  `json:"subject"`
+				Manifests []ocispec.Descriptor `json:"manifests"`
+			}
+			if json.Unmarshal(raw, &parsed) != nil {
+				continue
+			}
+			subject, listed = parsed.Subject, parsed.Manifests
 		}
-		var parsed struct {
-			Subject   *ocispec.Descriptor  `json:"subject"`
-			Manifests []ocispec.Descriptor `json:"manifests"`
-		}
-		if json.Unmarshal(raw, &parsed) != nil {
-			continue
-		}
-		for _, c := range parsed.Manifests {
+		for _, c := range listed {
 			children[c.Digest] = true
 		}
-		if parsed.Subject == nil {
+		if subject == nil {
 			candidates = append(candidates, bare(m))
 		}
 	}

@@ -353,7 +353,7 @@ func referrerDescriptor(d ocispec.Descriptor) ocispec.Descriptor {
 // annotations. ok is false when p is no manifest with subject as its
 // subject (an index listing subject, say).
 func predecessorReferrer(ctx context.Context, f content.Fetcher, p, subject ocispec.Descriptor) (ocispec.Descriptor, bool, error) {
-	if !isManifest(p.MediaType) || p.Digest.Validate() != nil || p.Size < 0 {
+	if !isManifest(p.MediaType) || !registry.ValidDigest(p.Digest) || p.Size < 0 {
 		return ocispec.Descriptor{}, false, nil
 	}
 	if p.Size > registry.MaxManifestBytes {
@@ -397,7 +397,7 @@ func fetchManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descript
 	if int64(len(raw)) != desc.Size {
 		return nil, fmt.Errorf("%w: manifest %s is %d bytes, its descriptor says %d", registry.ErrDigestMismatch, desc.Digest, len(raw), desc.Size)
 	}
-	if desc.Digest.Validate() != nil || desc.Digest.Algorithm().FromBytes(raw) != desc.Digest {
+	if !registry.ValidDigest(desc.Digest) || desc.Digest.Algorithm().FromBytes(raw) != desc.Digest {
 		return nil, fmt.Errorf("%w: manifest %s", registry.ErrDigestMismatch, desc.Digest)
 	}
 	return raw, nil

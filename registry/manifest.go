@@ -249,8 +249,8 @@ func checkManifest(m *ocispec.Manifest, subject ocispec.Descriptor) error {
 
 // fetchBounded reads desc from f, at most max bytes, and checks its digest.
 func fetchBounded(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor, max int64) ([]byte, error) {
-	if err := desc.Digest.Validate(); err != nil {
-		return nil, err
+	if !ValidDigest(desc.Digest) {
+		return nil, desc.Digest.Validate()
 	}
 	rc, err := f.Fetch(ctx, desc)
 	if err != nil {

@@ -140,6 +140,15 @@ func TestLayoutTarMatchesORAS(t *testing.T) {
 	if got := len(ours.Manifests()); got != 5 {
 		t.Errorf("Manifests() lists %d, want the 5 of index.json", got)
 	}
+	if sub, listed, ok := ours.ManifestLinks(all[0].Digest); !ok || sub != nil || len(listed) != 2 || listed[0].Digest != all[1].Digest {
+		t.Errorf("ManifestLinks(index) = %v, %v, %v", sub, listed, ok)
+	}
+	if sub, listed, ok := ours.ManifestLinks(all[3].Digest); !ok || sub == nil || sub.Digest != all[0].Digest || len(listed) != 0 {
+		t.Errorf("ManifestLinks(signature) = %v, %v, %v", sub, listed, ok)
+	}
+	if _, _, ok := ours.ManifestLinks(all[5].Digest); ok {
+		t.Error("ManifestLinks of a config blob")
+	}
 	// The signatures are found as through oras-go.
 	subject, err := ResolveManifest(ctx, ours, "v1")
 	if err != nil {
@@ -347,4 +356,20 @@ func seedLayoutTar() []byte {
 	}
 	tw.Close()
 	return buf.Bytes()
+}
+
+// FuzzValidDigest: ValidDigest answers as go-digest's Validate.
+func FuzzValidDigest(f *testing.F) {
+	for _, s := range []string{
+		"sha256:" + strings.Repeat("a", 64), "sha256:" + strings.Repeat("A", 64), "sha256:" + strings.Repeat("a", 63),
+		"sha256:" + strings.Repeat("g", 64), "sha512:" + strings.Repeat("0", 128), "sha384:x", "", ":", "sha256:",
+		string(digest.FromString("x")),
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidDigest(digest.Digest(s)), digest.Digest(s).Validate() == nil; got != want {
+			t.Fatalf("ValidDigest(%q) = %v, Validate says %v", s, got, want)
+		}
+	})
 }
