@@ -196,22 +196,33 @@ func BenchmarkExportImport(b *testing.B) {
 
 // BenchmarkVerifyBundle runs one offline `signet verify --bundle` process
 // per iteration on the exported graph, with its revocation evidence (goal:
-// under 20 ms).
+// under 20 ms), and `signet version` (process start) in the same
+// iteration; with SIGNET_BENCH_BASELINE, that binary's verify --bundle of
+// the same archive too (before and after a change, measured together).
 func BenchmarkVerifyBundle(b *testing.B) {
 	g := setupGraph(b)
 	file := filepath.Join(b.TempDir(), "app.tar")
 	g.run(b, g.signet, "export", "-r", "--with-revocation", g.root, "-o", file)
-	var times, cpu, baseline, baseCPU []time.Duration
+	base := os.Getenv(envBaseline)
+	var times, cpu, baseline, baseCPU, before, beforeCPU []time.Duration
 	for b.Loop() {
 		w, c := g.timed(b, "verify", "--bundle", file, "--scope", "example.com/app")
 		times, cpu = append(times, w), append(cpu, c)
 		w, c = g.timed(b, "version")
 		baseline, baseCPU = append(baseline, w), append(baseCPU, c)
+		if base != "" {
+			w, c = g.timedBin(b, base, "verify", "--bundle", file, "--scope", "example.com/app")
+			before, beforeCPU = append(before, w), append(beforeCPU, c)
+		}
 	}
 	b.ReportMetric(ms(median(times)), "verify-bundle-ms")
 	b.ReportMetric(ms(median(cpu)), "verify-bundle-cpu-ms")
 	b.ReportMetric(ms(median(baseline)), "version-ms")
 	b.ReportMetric(ms(median(baseCPU)), "version-cpu-ms")
+	if base != "" {
+		b.ReportMetric(ms(median(before)), "base-verify-bundle-ms")
+		b.ReportMetric(ms(median(beforeCPU)), "base-verify-bundle-cpu-ms")
+	}
 }
 
 // timed runs signet with args and returns its wall time and its CPU time
