@@ -35,7 +35,7 @@ type LayoutTar struct {
 	// refs resolves index.json's tags (org.opencontainers.image.ref.name)
 	// and the digests of the manifests it lists.
 	refs  map[string]ocispec.Descriptor
-	nodes map[digest.Digest]ocispec.Descriptor
+	nodes map[digest.Digest]node
 	preds map[digest.Digest][]digest.Digest
 	// index is index.json's manifests.
 	index []ocispec.Descriptor
@@ -46,6 +46,12 @@ type LayoutTar struct {
 	// links is each manifest's subject and "manifests" list, as parsed
 	// while opening (ManifestLinks).
 	links map[digest.Digest]manifestLinks
+}
+
+// node is a node of the graph: what a predecessor is listed with.
+type node struct {
+	mediaType string
+	size      int64
 }
 
 type manifestLinks struct {
@@ -95,12 +101,13 @@ func (s *LayoutTar) load(ctx context.Context) error {
 		return err
 	}
 	s.index = index.Manifests
-	s.manifests = map[digest.Digest][]byte{}
-	s.links = map[digest.Digest]manifestLinks{}
+	n := len(s.entries) // at most MaxLayoutTarEntries
+	s.manifests = make(map[digest.Digest][]byte, n)
+	s.links = make(map[digest.Digest]manifestLinks, n)
 	s.refs = make(map[string]ocispec.Descriptor, len(index.Manifests))
-	s.nodes = map[digest.Digest]ocispec.Descriptor{}
-	s.preds = map[digest.Digest][]digest.Digest{}
-	seen := map[descKey]bool{}
+	s.nodes = make(map[digest.Digest]node, n)
+	s.preds = make(map[digest.Digest][]digest.Digest, n)
+	seen := make(map[descKey]bool, n)
 	for _, d := range index.Manifests {
 		if ref := d.Annotations[ocispec.AnnotationRefName]; ref != "" {
 			s.refs[ref] = d
@@ -239,7 +246,7 @@ func (s *LayoutTar) indexGraph(ctx context.Context, root ocispec.Descriptor, see
 			return err
 		}
 		if _, ok := s.nodes[d.Digest]; !ok {
-			s.nodes[d.Digest] = d
+			s.nodes[d.Digest] = node{d.MediaType, d.Size}
 		}
 		for _, c := range succ {
 			if c.Digest == "" {
@@ -410,7 +417,8 @@ func (s *LayoutTar) Resolve(_ context.Context, reference string) (ocispec.Descri
 
 // Predecessors returns the nodes of the graph that refer to d: the
 // manifests whose subject it is, the indexes that list it, the manifests
-// of which it is the config or a layer.
+// of which it is the config or a layer; each as a plain descriptor (media
+// type, digest, size: what a referrers listing reads them by).
 func (s *LayoutTar) Predecessors(_ context.Context, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	ps := s.preds[d.Digest]
 	if len(ps) == 0 {
@@ -418,7 +426,8 @@ func (s *LayoutTar) Predecessors(_ context.Context, d ocispec.Descriptor) ([]oci
 	}
 	out := make([]ocispec.Descriptor, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, s.nodes[p])
+		n := s.nodes[p]
+		out = append(out, ocispec.Descriptor{MediaType: n.mediaType, Digest: p, Size: n.size})
 	}
 	return out, nil
 }
