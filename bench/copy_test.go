@@ -124,7 +124,7 @@ func BenchmarkCopyRecursive(b *testing.B) {
 			} else {
 				dst = testregistry.Distribution(b, testregistry.DistributionOptions{})
 			}
-			var plain, verified, orasT, plainCPU, verifiedCPU, orasCPU, basePlain, baseVerified []time.Duration
+			var plain, verified, orasT, plainCPU, verifiedCPU, orasCPU, basePlain, baseVerified, basePlainCPU, baseVerifiedCPU []time.Duration
 			base := os.Getenv(envBaseline)
 			i := 0
 			for b.Loop() {
@@ -136,15 +136,17 @@ func BenchmarkCopyRecursive(b *testing.B) {
 				w, c = g.timedBin(b, oras, "cp", "-r", "--from-plain-http", "--to-plain-http", g.root, dst.Ref(fmt.Sprintf("prod/oras-%d", i)))
 				orasT, orasCPU = append(orasT, w), append(orasCPU, c)
 				if base != "" {
-					w, _ = g.timedBin(b, base, "copy", "-r", g.root, dst.Ref(fmt.Sprintf("prod/base-%d", i)))
-					basePlain = append(basePlain, w)
-					w, _ = g.timedBin(b, base, "copy", "-r", "--verify", g.root, dst.Ref(fmt.Sprintf("prod/base-verified-%d", i)))
-					baseVerified = append(baseVerified, w)
+					w, c = g.timedBin(b, base, "copy", "-r", g.root, dst.Ref(fmt.Sprintf("prod/base-%d", i)))
+					basePlain, basePlainCPU = append(basePlain, w), append(basePlainCPU, c)
+					w, c = g.timedBin(b, base, "copy", "-r", "--verify", g.root, dst.Ref(fmt.Sprintf("prod/base-verified-%d", i)))
+					baseVerified, baseVerifiedCPU = append(baseVerified, w), append(baseVerifiedCPU, c)
 				}
 			}
 			if base != "" {
 				b.ReportMetric(ms(median(basePlain)), "base-ms")
 				b.ReportMetric(ms(median(baseVerified)), "base-verify-ms")
+				b.ReportMetric(ms(median(basePlainCPU)), "base-cpu-ms")
+				b.ReportMetric(ms(median(baseVerifiedCPU)), "base-verify-cpu-ms")
 			}
 			b.ReportMetric(ms(median(plain)), "signet-ms")
 			b.ReportMetric(ms(median(verified)), "signet-verify-ms")

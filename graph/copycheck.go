@@ -43,21 +43,21 @@ type dstCheck struct {
 // nodes there (recorded in nodes).
 //
 // At a registry (a referrer lister) everything the check needs is read
-// first, concurrently, in one round of requests: each required node's
-// manifest, each subject's referrers listing, the signature manifests
-// and envelopes the copy brought, each read digest-checked from the
-// destination; then nodes not read so are looked up (HEAD), but for those
-// the transfer (log) wrote or found there: a push the registry
-// acknowledged after checking its digest, or the copy's own lookup, is
-// their arrival, and nodes the copy did not visit (below a manifest the
-// destination had) are looked up. Each subject's listing is taken from its
-// index update's first convergence read when the copy updated its
-// referrers tag index (see list). The nodes
-// are verified from what was read (dstView), so that the verification
-// consumes what the destination served, without a second request for it
-// nor a chain of dependent ones. Anything else the verification asks for
-// (a signature the destination lists that the copy did not bring) is read
-// from the destination then.
+// concurrently, in one round of requests: each required node's manifest,
+// each subject's referrers listing, the signature manifests and envelopes
+// the copy brought, each read digest-checked from the destination. The
+// nodes no read looks at are looked up (HEAD), but for those the transfer
+// (log) wrote or found there: a push the registry acknowledged after
+// checking its digest, or the copy's own lookup, is their arrival; the
+// nodes the copy did not visit (below a manifest the destination had) are
+// looked up. A subject whose referrers tag index the copy updated gets its
+// listing from the update's first convergence read (see list). Each
+// required node is verified from what was read (dstView) as soon as its
+// own reads are in (its manifest, signatures and referrers listing), so
+// that the verification consumes what the destination served, without a
+// second request for it nor a chain of dependent ones. Anything else the
+// verification asks for (a signature the destination lists that the copy
+// did not bring) is read from the destination then.
 func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []NodeVerification, v *VerifyOptions, concurrency int, log *transferLog) *dstCheck {
 	c := &dstCheck{exists: make([]bool, len(p.nodes))}
 	lister, ok := dst.(orasregistry.ReferrerLister)
@@ -67,7 +67,7 @@ func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []Nod
 			c.verifyErr = verifyNodes(ctx, dst, nodes, nil, v, EndDestination, v.DestinationScope, concurrency)
 		})
 		sem := make(chan struct{}, max(concurrency, 1))
-		if c.lookupErr = c.list(ctx, dst, p, nil, 0, nil, sem, nil); c.lookupErr == nil {
+		if c.lookupErr = c.list(ctx, dst, p, nil, 0, nil, sem, nil, nil); c.lookupErr == nil {
 			c.lookupErr = c.headAll(ctx, dst, p, nil, sem)
 		}
 		wg.Wait()
@@ -82,7 +82,10 @@ func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []Nod
 		}
 	}
 	// The nodes no read looks at are looked up alongside the reads, and
-	// the verification starts once the reads are done.
+	// each required node is verified once its own reads are done (its
+	// manifest, its signatures, its referrers listing): a node whose
+	// subject listing comes early (its index converged first) does not
+	// wait for the others.
 	sem := make(chan struct{}, max(concurrency, checkConcurrency))
 	var (
 		wg      sync.WaitGroup
@@ -96,10 +99,62 @@ func checkDestination(ctx context.Context, dst Destination, p *plan, nodes []Nod
 	wg.Go(func() {
 		headErr = c.headAll(ctx, dst, p, func(i int) bool { return !covered[i] && !c.exists[i] }, sem)
 	})
+	required := map[digest.Digest]int{}
+	for j, n := range nodes {
+		if n.Required {
+			required[n.Digest] = j
+		}
+	}
+	inputs := make([]sync.WaitGroup, len(nodes))
+	for _, r := range reads {
+		if j, ok := required[r.of]; ok {
+			inputs[j].Add(1)
+		}
+	}
+	subjects, _ := p.referrersBySubject()
+	for _, s := range subjects {
+		if j, ok := required[s.Digest]; ok {
+			inputs[j].Add(1)
+		}
+	}
+	outs := make([]*signet.Outcome, len(nodes))
+	verrs := make([]error, len(nodes))
+	vsem := make(chan struct{}, max(concurrency, 1))
+	var vwg sync.WaitGroup
+	for j := range nodes {
+		if !nodes[j].Required {
+			continue
+		}
+		vwg.Go(func() {
+			inputs[j].Wait()
+			vsem <- struct{}{}
+			defer func() { <-vsem }()
+			o := v.VerifyOCIOptions
+			o.Scope = v.DestinationScope
+			outs[j], verrs[j] = signet.VerifyOCI(ctx, view, nodes[j].Digest.String(), o)
+		})
+	}
 	found := make([]bool, len(reads))
-	c.lookupErr = c.list(ctx, dst, p, func(i int) { found[i] = reads[i].fn(ctx) }, len(reads), view.keepListing, sem, log)
+	read := func(i int) {
+		found[i] = reads[i].fn(ctx)
+		if j, ok := required[reads[i].of]; ok {
+			inputs[j].Done()
+		}
+	}
+	listed := func(s digest.Digest) {
+		if j, ok := required[s]; ok {
+			inputs[j].Done()
+		}
+	}
+	c.lookupErr = c.list(ctx, dst, p, read, len(reads), view.keepListing, sem, log, listed)
+	vwg.Wait()
 	if c.lookupErr == nil {
-		c.verifyErr = verifyNodes(ctx, view, nodes, nil, v, EndDestination, v.DestinationScope, concurrency)
+		for j := range nodes {
+			if nodes[j].Required {
+				recordNode(&nodes[j], EndDestination, outs[j], verrs[j])
+			}
+		}
+		c.verifyErr = nodeErrors(nodes, EndDestination, v.DestinationScope)
 	}
 	wg.Wait()
 	if c.lookupErr != nil {
@@ -143,7 +198,9 @@ func (c *dstCheck) ok() bool {
 // was found by it.
 type read struct {
 	node digest.Digest
-	fn   func(ctx context.Context) (found bool)
+	// of is the required node whose verification uses the read.
+	of digest.Digest
+	fn func(ctx context.Context) (found bool)
 }
 
 // forEachSem calls fn(0..n-1), each holding a slot of sem, and waits.
@@ -166,16 +223,20 @@ func forEachSem(n int, sem chan struct{}, fn func(i int)) {
 // updated (in log) takes the listing from the first read the update's
 // convergence makes (registry.ReferrersUpdate.FirstListing), after its
 // settle delay: one read of the index serves both, and the wait for it
-// holds no slot.
-func (c *dstCheck) list(ctx context.Context, dst Destination, p *plan, extra func(i int), extras int, keep func(digest.Digest, []ocispec.Descriptor), sem chan struct{}, log *transferLog) error {
+// holds no slot. listed, when set, is called once each subject's listing
+// is done (or failed).
+func (c *dstCheck) list(ctx context.Context, dst Destination, p *plan, extra func(i int), extras int, keep func(digest.Digest, []ocispec.Descriptor), sem chan struct{}, log *transferLog, listed func(digest.Digest)) error {
 	n := 0
 	if extra != nil {
 		n = extras
 	}
 	subjects, entries := p.referrersBySubject()
-	listed := make([]map[digest.Digest]bool, len(subjects))
+	found := make([]map[digest.Digest]bool, len(subjects))
 	listErrs := make([]error, len(subjects))
 	listOne := func(i int, refs []ocispec.Descriptor, err error) {
+		if listed != nil {
+			defer listed(subjects[i].Digest)
+		}
 		if err != nil {
 			listErrs[i] = fmt.Errorf("list the referrers of %s at the destination: %w", subjects[i].Digest, err)
 			return
@@ -192,7 +253,7 @@ func (c *dstCheck) list(ctx context.Context, dst Destination, p *plan, extra fun
 				m[r.Digest] = true
 			}
 		}
-		listed[i] = m
+		found[i] = m
 	}
 	var (
 		wg    sync.WaitGroup
@@ -234,7 +295,7 @@ func (c *dstCheck) list(ctx context.Context, dst Destination, p *plan, extra fun
 	}
 	c.listed = map[digest.Digest]map[digest.Digest]bool{}
 	for i, s := range subjects {
-		c.listed[s.Digest] = listed[i]
+		c.listed[s.Digest] = found[i]
 	}
 	return nil
 }
@@ -383,20 +444,20 @@ func (v *dstView) prefetch(p *plan, nodes []NodeVerification) []read {
 			continue
 		}
 		d := n.Digest
-		reads = append(reads, read{node: d, fn: func(ctx context.Context) bool { return v.resolve(ctx, d) }})
+		reads = append(reads, read{node: d, of: d, fn: func(ctx context.Context) bool { return v.resolve(ctx, d) }})
 		if len(p.referrers[d]) == 0 {
-			reads = append(reads, read{fn: func(ctx context.Context) bool { return v.list(ctx, p, d) }})
+			reads = append(reads, read{of: d, fn: func(ctx context.Context) bool { return v.list(ctx, p, d) }})
 		}
 		for _, sig := range p.referrers[d] {
 			if sig.ArtifactType != signature.ArtifactType {
 				continue
 			}
 			sd := bare(sig)
-			reads = append(reads, read{node: sd.Digest, fn: func(ctx context.Context) bool {
+			reads = append(reads, read{node: sd.Digest, of: d, fn: func(ctx context.Context) bool {
 				return v.read(ctx, sd, registry.MaxManifestBytes)
 			}})
 			if env, ok := envelopeOf(p.raw[sd.Digest]); ok {
-				reads = append(reads, read{node: env.Digest, fn: func(ctx context.Context) bool {
+				reads = append(reads, read{node: env.Digest, of: d, fn: func(ctx context.Context) bool {
 					return v.read(ctx, env, registry.MaxEnvelopeBytes)
 				}})
 			}
