@@ -241,6 +241,7 @@ func Import(ctx context.Context, path, reference string, dst Destination, opts C
 	if err != nil {
 		return nil, errors.Join(signet.ErrIO, err)
 	}
+	defer store.Close()
 	if reference == "" {
 		root, err := BundleRoot(ctx, path, store)
 		if err != nil {

@@ -52,6 +52,7 @@ func runVerifyBundle(cmd *cobra.Command, env *Env, o *verifyOpts) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", signet.ErrIO, err)
 	}
+	defer store.Close()
 	root, rootErr := graph.BundleRoot(ctx, file, store)
 	if ref == "" {
 		if rootErr != nil {
