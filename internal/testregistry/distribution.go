@@ -25,6 +25,12 @@ type DistributionOptions struct {
 	// authentication (HTTP basic) with that one user; the bcrypt htpasswd
 	// file is generated here.
 	Username, Password string
+	// BlobDescriptorCache turns on the registry's in-memory blob
+	// descriptor cache (storage.cache.blobdescriptor: inmemory), as the
+	// example configuration distribution ships in its container image
+	// does: the size and media type of a blob already seen come from
+	// memory instead of a stat of its link and data files.
+	BlobDescriptorCache bool
 }
 
 // distributionStartTimeout bounds how long Distribution waits for /v2/ to
@@ -57,6 +63,10 @@ func Distribution(t testing.TB, opts DistributionOptions) *Registry {
 		}
 		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: testregistry\n    path: %s\n", htpasswd)
 	}
+	cache := ""
+	if opts.BlobDescriptorCache {
+		cache = "  cache:\n    blobdescriptor: inmemory\n"
+	}
 	var lastErr error
 	for range distributionStartAttempts {
 		addr, err := freeAddr()
@@ -69,13 +79,13 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
+%s  filesystem:
     rootdirectory: %s
   delete:
     enabled: true
 http:
   addr: %s
-%s`, filepath.Join(dir, "data"), addr, auth)
+%s`, cache, filepath.Join(dir, "data"), addr, auth)
 		cfgPath := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
@@ -115,7 +125,7 @@ func startDistribution(t testing.TB, bin, cfgPath, dir, addr string) (*Registry,
 	for {
 		if ready(ctx, url+"/v2/") {
 			t.Cleanup(stop)
-			return &Registry{Host: addr, URL: url}, nil
+			return &Registry{Host: addr, URL: url, Process: cmd.Process}, nil
 		}
 		select {
 		case err := <-exited:

@@ -17,6 +17,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,6 +39,9 @@ type Registry struct {
 	Host string
 	// URL is "http://127.0.0.1:PORT".
 	URL string
+	// Process is the registry's own process (Distribution), nil for one
+	// served in-process (New).
+	Process *os.Process
 }
 
 // Ref returns Host + "/" + repoAndRef, e.g. r.Ref("app:v1").
