@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
+	orasregistry "oras.land/oras-go/v2/registry"
 
 	"github.com/signet-dev/signet"
 	"github.com/signet-dev/signet/registry"
@@ -240,7 +241,7 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 	)
 	if v := opts.Verify; v != nil {
 		srcWG.Go(func() {
-			srcOut, srcErr = verifyAt(ctx, src, root, v, v.SourceScope)
+			srcOut, srcErr = verifyAt(ctx, withResolved(src, root), root, v, v.SourceScope)
 			if srcErr != nil && opts.Platform != "" {
 				srcErr = platformNote(ctx, src, index, srcErr)
 			}
@@ -382,6 +383,41 @@ func verifyAt(ctx context.Context, t signet.ReadTarget, root ocispec.Descriptor,
 	o := v.VerifyOCIOptions
 	o.Scope = scope
 	return signet.VerifyOCI(ctx, t, root.Digest.String(), o)
+}
+
+// resolvedSource is a source whose manifest root, resolved (and read)
+// already, resolves from memory: the root's verification at the source
+// does not ask for it again. resolvedLister is one that lists referrers
+// itself.
+type resolvedSource struct {
+	CopySource
+	root ocispec.Descriptor
+}
+
+func (s resolvedSource) Resolve(ctx context.Context, reference string) (ocispec.Descriptor, error) {
+	if reference == s.root.Digest.String() {
+		return s.root, nil
+	}
+	return s.CopySource.Resolve(ctx, reference)
+}
+
+type resolvedLister struct {
+	resolvedSource
+	lister orasregistry.ReferrerLister
+}
+
+func (s resolvedLister) Referrers(ctx context.Context, desc ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
+	return s.lister.Referrers(ctx, desc, artifactType, fn)
+}
+
+// withResolved returns src with root resolving from memory, a lister of
+// referrers if src is one.
+func withResolved(src CopySource, root ocispec.Descriptor) signet.ReadTarget {
+	rs := resolvedSource{CopySource: src, root: bare(root)}
+	if l, ok := src.(orasregistry.ReferrerLister); ok {
+		return resolvedLister{rs, l}
+	}
+	return rs
 }
 
 func newResult(p *plan) *CopyResult {

@@ -601,3 +601,41 @@ func TestCopyVerifyMissingBelowPresent(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyVerifyReadsRootOnce: a verified copy reads the root manifest
+// from the source once (its resolution), the root's verification there
+// included, with and without the referrers API.
+func TestCopyVerifyReadsRootOnce(t *testing.T) {
+	for _, referrers := range []bool{true, false} {
+		t.Run(fmt.Sprintf("referrers=%v", referrers), func(t *testing.T) {
+			k := newKeys(t)
+			ctx := context.Background()
+			var rootReads atomic.Int64
+			var rootPath atomic.Value
+			rootPath.Store("")
+			srcReg := testregistry.New(t, testregistry.Options{Referrers: referrers, Middleware: func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if p := rootPath.Load().(string); p != "" && (strings.HasSuffix(r.URL.Path, "/manifests/v1") || strings.HasSuffix(r.URL.Path, p)) {
+						rootReads.Add(1)
+					}
+					h.ServeHTTP(w, r)
+				})
+			}})
+			src := openRepo(t, srcReg.Ref("build/app"), registry.RemoteOptions{})
+			f := buildFixture(t, src, k, "app")
+			src = openRepo(t, srcReg.Ref("build/app"), registry.RemoteOptions{})
+			rootPath.Store("/manifests/" + f.root.Digest.String())
+			dst := ggcrEndpoint(true).open(t, "prod/app")
+			res, err := graph.Copy(ctx, src, "v1", dst, graph.CopyOptions{Recursive: true, Verify: copyVerify(t, k, false)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := res.Verification; v.Source == nil || v.Source.Verdict != signet.VerdictTrusted {
+				t.Fatalf("root at the source: %+v", v.Source)
+			}
+			if n := rootReads.Load(); n != 1 {
+				t.Errorf("the root manifest was read %d times from the source, want 1", n)
+			}
+		})
+	}
+}
