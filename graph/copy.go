@@ -288,9 +288,10 @@ func copyGraph(ctx context.Context, src CopySource, reference string, dst Destin
 	}
 	// A verified copy checks the destination (arrival and verification)
 	// as soon as everything is written, while the referrers tag indexes
-	// written converge (copyAndIndex); should that early check fail (a
-	// concurrent writer's index update had dropped an entry for a while),
-	// it is made again once the indexes have converged.
+	// written converge (copyAndIndex), each subject's listing being the
+	// first read of its index's convergence (log); should that early check
+	// fail (a concurrent writer's index update had dropped an entry for a
+	// while), it is made again once the indexes have converged.
 	var (
 		early     *dstCheck
 		earlyDone = make(chan struct{})
