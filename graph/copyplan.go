@@ -178,7 +178,7 @@ func (p *plan) closure(ctx context.Context, src content.Fetcher, desc ocispec.De
 		}
 		var next []ocispec.Descriptor
 		for _, d := range queue {
-			if !isManifest(d.MediaType) {
+			if !registry.IsManifest(d.MediaType) {
 				continue
 			}
 			raw, err := p.fetchManifest(ctx, src, d)
@@ -195,7 +195,7 @@ func (p *plan) closure(ctx context.Context, src content.Fetcher, desc ocispec.De
 					continue
 				}
 				kind := KindBlob
-				if isManifest(s.MediaType) {
+				if registry.IsManifest(s.MediaType) {
 					kind = KindManifest
 				}
 				if err := p.add(planNode{desc: s, kind: kind}); err != nil {
@@ -244,7 +244,7 @@ func (f *prefetch) tree(ctx context.Context, src content.Fetcher, tree *Node) er
 	err := tree.Walk(func(n *Node) error {
 		for _, c := range n.Referrers {
 			d := bare(c.Descriptor)
-			if _, ok := f.p.raw[d.Digest]; ok || f.claimed[d.Digest] || c.Repeated || !isManifest(d.MediaType) {
+			if _, ok := f.p.raw[d.Digest]; ok || f.claimed[d.Digest] || c.Repeated || !registry.IsManifest(d.MediaType) {
 				continue
 			}
 			if d.Size > registry.MaxManifestBytes || d.Size < 0 {
@@ -294,7 +294,7 @@ func (p *plan) fetchLevel(ctx context.Context, src content.Fetcher, descs []ocis
 	var todo []ocispec.Descriptor
 	var total int64
 	for _, d := range descs {
-		if _, ok := p.raw[d.Digest]; ok || !isManifest(d.MediaType) || slices.ContainsFunc(todo, func(t ocispec.Descriptor) bool { return t.Digest == d.Digest }) {
+		if _, ok := p.raw[d.Digest]; ok || !registry.IsManifest(d.MediaType) || slices.ContainsFunc(todo, func(t ocispec.Descriptor) bool { return t.Digest == d.Digest }) {
 			continue
 		}
 		if d.Size > registry.MaxManifestBytes || d.Size < 0 {

@@ -305,7 +305,7 @@ func BundleRoot(ctx context.Context, path string, store content.Fetcher) (ocispe
 	children := map[digest.Digest]bool{}
 	var candidates []ocispec.Descriptor
 	for _, m := range idx.Manifests {
-		if !isManifest(m.MediaType) {
+		if !registry.IsManifest(m.MediaType) {
 			continue
 		}
 		subject, listed, ok := manifestLinks(store, m.Digest)

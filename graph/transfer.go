@@ -12,6 +12,8 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/signet-dev/signet/registry"
 )
 
 // The transfer of a walked graph. It does what oras-go's CopyGraph does
@@ -155,7 +157,7 @@ func (c *copier) copyNode(ctx context.Context, d ocispec.Descriptor) error {
 		// again and retry once, so that an interrupted copy heals (as
 		// oras-go's CopyGraph does).
 		for _, s := range succ {
-			if !isManifest(s.MediaType) {
+			if !registry.IsManifest(s.MediaType) {
 				continue
 			}
 			if err := c.limited(ctx, func() error { return c.transfer(ctx, s) }); err != nil {
@@ -216,7 +218,7 @@ func (c *copier) successors(d ocispec.Descriptor) ([]ocispec.Descriptor, error) 
 // mount), anything else is copied.
 func (c *copier) push(ctx context.Context, d ocispec.Descriptor) error {
 	m, ok := c.dst.(mounter)
-	if c.mountFrom == "" || !ok || isManifest(d.MediaType) {
+	if c.mountFrom == "" || !ok || registry.IsManifest(d.MediaType) {
 		if err := c.transfer(ctx, d); err != nil {
 			return err
 		}

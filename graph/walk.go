@@ -194,7 +194,7 @@ func Walk(ctx context.Context, src Source, subject ocispec.Descriptor, opts Opti
 		atLimit := depth == opts.maxDepth()
 		if atLimit && opts.Truncate {
 			for _, n := range level {
-				if isManifest(n.Descriptor.MediaType) {
+				if registry.IsManifest(n.Descriptor.MediaType) {
 					n.Unlisted = true
 				}
 			}
@@ -259,7 +259,7 @@ func listLevel(ctx context.Context, src Source, level []*Node, artifactType stri
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	for i, n := range level {
-		if !isManifest(n.Descriptor.MediaType) {
+		if !registry.IsManifest(n.Descriptor.MediaType) {
 			continue
 		}
 		wg.Add(1)
@@ -353,7 +353,7 @@ func referrerDescriptor(d ocispec.Descriptor) ocispec.Descriptor {
 // annotations. ok is false when p is no manifest with subject as its
 // subject (an index listing subject, say).
 func predecessorReferrer(ctx context.Context, f content.Fetcher, p, subject ocispec.Descriptor) (ocispec.Descriptor, bool, error) {
-	if !isManifest(p.MediaType) || !registry.ValidDigest(p.Digest) || p.Size < 0 {
+	if !registry.IsManifest(p.MediaType) || !registry.ValidDigest(p.Digest) || p.Size < 0 {
 		return ocispec.Descriptor{}, false, nil
 	}
 	if p.Size > registry.MaxManifestBytes {
@@ -385,31 +385,14 @@ func fetchManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descript
 	if desc.Size > registry.MaxManifestBytes {
 		return nil, fmt.Errorf("manifest %s is %d bytes, over the limit of %d", desc.Digest, desc.Size, registry.MaxManifestBytes)
 	}
-	rc, err := f.Fetch(ctx, desc)
-	if err != nil {
-		return nil, fmt.Errorf("fetch manifest %s: %w", desc.Digest, err)
+	if !registry.ValidDigest(desc.Digest) {
+		return nil, fmt.Errorf("%w: manifest %s", registry.ErrDigestMismatch, desc.Digest)
 	}
-	defer rc.Close()
-	raw, err := registry.ReadSized(rc, desc.Size, registry.MaxManifestBytes)
+	raw, err := registry.FetchBounded(ctx, f, desc, registry.MaxManifestBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest %s: %w", desc.Digest, err)
 	}
-	if int64(len(raw)) != desc.Size {
-		return nil, fmt.Errorf("%w: manifest %s is %d bytes, its descriptor says %d", registry.ErrDigestMismatch, desc.Digest, len(raw), desc.Size)
-	}
-	if !registry.ValidDigest(desc.Digest) || desc.Digest.Algorithm().FromBytes(raw) != desc.Digest {
-		return nil, fmt.Errorf("%w: manifest %s", registry.ErrDigestMismatch, desc.Digest)
-	}
 	return raw, nil
-}
-
-func isManifest(mt string) bool {
-	switch mt {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, registry.MediaTypeArtifactManifest,
-		"application/vnd.docker.distribution.manifest.v2+json", "application/vnd.docker.distribution.manifest.list.v2+json":
-		return true
-	}
-	return false
 }
 
 // createdTime parses a descriptor's created annotation; a missing or

@@ -57,7 +57,7 @@ func FetchCosignBundle(ctx context.Context, f content.Fetcher, desc, subject oci
 	if desc.Size > MaxManifestBytes {
 		return nil, fmt.Errorf("cosign signature manifest %s is %d bytes, over the limit of %d", desc.Digest, desc.Size, MaxManifestBytes)
 	}
-	raw, err := fetchBounded(ctx, f, desc, MaxManifestBytes)
+	raw, err := FetchBounded(ctx, f, desc, MaxManifestBytes)
 	if err != nil {
 		return nil, fmt.Errorf("fetch cosign signature manifest %s: %w", desc.Digest, err)
 	}
@@ -75,7 +75,7 @@ func FetchCosignBundle(ctx context.Context, f content.Fetcher, desc, subject oci
 	case m.Layers[0].Size > MaxCosignBundleBytes:
 		return nil, fmt.Errorf("cosign bundle %s is %d bytes, over the limit of %d", m.Layers[0].Digest, m.Layers[0].Size, MaxCosignBundleBytes)
 	}
-	b, err := fetchBounded(ctx, f, m.Layers[0], MaxCosignBundleBytes)
+	b, err := FetchBounded(ctx, f, m.Layers[0], MaxCosignBundleBytes)
 	if err != nil {
 		return nil, fmt.Errorf("fetch cosign bundle %s: %w", m.Layers[0].Digest, err)
 	}
@@ -122,13 +122,13 @@ func FetchCosignLegacy(ctx context.Context, t ManifestSource, subject ocispec.De
 	if err != nil {
 		return nil, fmt.Errorf("resolve the cosign signature tag %s: %w", tag, err)
 	}
-	if desc.MediaType != ocispec.MediaTypeImageManifest && desc.MediaType != "application/vnd.docker.distribution.manifest.v2+json" {
+	if desc.MediaType != ocispec.MediaTypeImageManifest && desc.MediaType != mediaTypeDockerManifest {
 		return nil, fmt.Errorf("%w: tag %s names a %s", ErrNotCosignSignature, tag, desc.MediaType)
 	}
 	if desc.Size > MaxManifestBytes {
 		return nil, fmt.Errorf("cosign signature manifest %s is %d bytes, over the limit of %d", desc.Digest, desc.Size, MaxManifestBytes)
 	}
-	raw, err := fetchBounded(ctx, t, desc, MaxManifestBytes)
+	raw, err := FetchBounded(ctx, t, desc, MaxManifestBytes)
 	if err != nil {
 		return nil, fmt.Errorf("fetch cosign signature manifest %s: %w", tag, err)
 	}
@@ -147,7 +147,7 @@ func FetchCosignLegacy(ctx context.Context, t ManifestSource, subject ocispec.De
 		if l.Size > MaxCosignBundleBytes {
 			return nil, fmt.Errorf("cosign payload %s is %d bytes, over the limit of %d", l.Digest, l.Size, MaxCosignBundleBytes)
 		}
-		payload, err := fetchBounded(ctx, t, l, MaxCosignBundleBytes)
+		payload, err := FetchBounded(ctx, t, l, MaxCosignBundleBytes)
 		if err != nil {
 			return nil, fmt.Errorf("fetch cosign payload %s: %w", l.Digest, err)
 		}

@@ -23,7 +23,7 @@ import (
 // storage.delete.enabled).
 func (r *Repository) Delete(ctx context.Context, desc ocispec.Descriptor) error {
 	if isManifestMediaType(desc.MediaType) {
-		raw, err := fetchBounded(ctx, r, desc, MaxManifestBytes)
+		raw, err := FetchBounded(ctx, r, desc, MaxManifestBytes)
 		if err != nil {
 			return fmt.Errorf("read manifest %s before deleting it: %w", desc.Digest, err)
 		}

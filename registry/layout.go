@@ -92,15 +92,11 @@ func ResolveManifest(ctx context.Context, r ManifestSource, reference string) (o
 	if d, err := digest.Parse(reference); err == nil && d != desc.Digest {
 		return ocispec.Descriptor{}, fmt.Errorf("user input digest %s does not match the resolved digest %s", d, desc.Digest)
 	}
-	switch desc.MediaType {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
-		"application/vnd.docker.distribution.manifest.v2+json", "application/vnd.docker.distribution.manifest.list.v2+json",
-		"application/vnd.oci.artifact.manifest.v1+json":
-	default:
+	if !IsManifest(desc.MediaType) {
 		return ocispec.Descriptor{}, fmt.Errorf("%s resolves to %s of media type %q, which is not a manifest", reference, desc.Digest, desc.MediaType)
 	}
 	desc = ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
-	if _, err := fetchBounded(ctx, r, desc, MaxManifestBytes); err != nil {
+	if _, err := FetchBounded(ctx, r, desc, MaxManifestBytes); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("read manifest %s: %w", desc.Digest, err)
 	}
 	return desc, nil

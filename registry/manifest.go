@@ -150,7 +150,7 @@ func FetchSignature(ctx context.Context, f content.Fetcher, desc, subject ocispe
 	if desc.Size > MaxManifestBytes {
 		return nil, fmt.Errorf("signature manifest %s is %d bytes, over the limit of %d", desc.Digest, desc.Size, MaxManifestBytes)
 	}
-	raw, err := fetchBounded(ctx, f, desc, MaxManifestBytes)
+	raw, err := FetchBounded(ctx, f, desc, MaxManifestBytes)
 	if err != nil {
 		return nil, fmt.Errorf("fetch signature manifest %s: %w", desc.Digest, err)
 	}
@@ -170,7 +170,7 @@ func FetchSignature(ctx context.Context, f content.Fetcher, desc, subject ocispe
 	if layer.Size > MaxEnvelopeBytes {
 		return nil, fmt.Errorf("signature envelope %s is %d bytes, over the limit of %d", layer.Digest, layer.Size, MaxEnvelopeBytes)
 	}
-	env, err := fetchBounded(ctx, f, layer, MaxEnvelopeBytes)
+	env, err := FetchBounded(ctx, f, layer, MaxEnvelopeBytes)
 	if err != nil {
 		return nil, fmt.Errorf("fetch signature envelope %s: %w", layer.Digest, err)
 	}
@@ -180,6 +180,25 @@ func FetchSignature(ctx context.Context, f content.Fetcher, desc, subject ocispe
 // MediaTypeArtifactManifest is the OCI artifact manifest of the
 // image-spec 1.1 release candidates, which early signers wrote (read only).
 const MediaTypeArtifactManifest = "application/vnd.oci.artifact.manifest.v1+json"
+
+// Docker's image manifest and manifest list, which registries and layouts
+// still hold.
+const (
+	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+)
+
+// IsManifest reports whether mt is a manifest's media type: an OCI image
+// manifest or index, an OCI artifact manifest, a Docker image manifest or
+// manifest list.
+func IsManifest(mt string) bool {
+	switch mt {
+	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, MediaTypeArtifactManifest,
+		mediaTypeDockerManifest, mediaTypeDockerManifestList:
+		return true
+	}
+	return false
+}
 
 // artifactManifest is the shape of an OCI artifact manifest.
 type artifactManifest struct {
@@ -247,8 +266,9 @@ func checkManifest(m *ocispec.Manifest, subject ocispec.Descriptor) error {
 	return nil
 }
 
-// fetchBounded reads desc from f, at most max bytes, and checks its digest.
-func fetchBounded(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor, max int64) ([]byte, error) {
+// FetchBounded reads desc from f, at most max bytes, and checks its size
+// and digest.
+func FetchBounded(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor, max int64) ([]byte, error) {
 	if !ValidDigest(desc.Digest) {
 		return nil, desc.Digest.Validate()
 	}
@@ -257,7 +277,7 @@ func fetchBounded(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := ReadSized(rc, desc.Size, max)
+	data, err := readSized(rc, desc.Size, max)
 	if err != nil {
 		return nil, err
 	}
@@ -273,12 +293,12 @@ func fetchBounded(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 	return data, nil
 }
 
-// ReadSized reads r to its end, up to max+1 bytes (more than max means
+// readSized reads r to its end, up to max+1 bytes (more than max means
 // over the limit), expecting size bytes: when size is within max, into one
 // buffer of that size (io.ReadAll grows one from 512 bytes, three
 // allocations for a manifest of a few KiB). The caller compares the length
 // with size.
-func ReadSized(r io.Reader, size, max int64) ([]byte, error) {
+func readSized(r io.Reader, size, max int64) ([]byte, error) {
 	if size < 0 || size > max {
 		return io.ReadAll(io.LimitReader(r, max+1))
 	}
@@ -300,7 +320,7 @@ func ReadSized(r io.Reader, size, max int64) ([]byte, error) {
 // FetchIndex reads the image index desc (at most MaxManifestBytes, digest
 // checked).
 func FetchIndex(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) (*ocispec.Index, error) {
-	raw, err := fetchBounded(ctx, f, desc, MaxManifestBytes)
+	raw, err := FetchBounded(ctx, f, desc, MaxManifestBytes)
 	if err != nil {
 		return nil, fmt.Errorf("fetch index %s: %w", desc.Digest, err)
 	}

@@ -631,13 +631,11 @@ func (r *Repository) readPushed(ctx context.Context, expected ocispec.Descriptor
 
 func isManifestMediaType(mt string) bool {
 	switch mt {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, mediaTypeArtifactManifest:
+	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, MediaTypeArtifactManifest:
 		return true
 	}
 	return false
 }
-
-const mediaTypeArtifactManifest = "application/vnd.oci.artifact.manifest.v1+json"
 
 // errNoReferrersAPI means the registry answered the referrers endpoint in
 // a way that says it has no referrers API (DISC-2).

@@ -252,7 +252,7 @@ func (s *LayoutTar) indexGraph(ctx context.Context, root ocispec.Descriptor, see
 			if c.Digest == "" {
 				continue
 			}
-			if !contains(s.preds[c.Digest], d.Digest) {
+			if !slices.Contains(s.preds[c.Digest], d.Digest) {
 				s.preds[c.Digest] = append(s.preds[c.Digest], d.Digest)
 			}
 			todo = append(todo, c)
@@ -261,22 +261,10 @@ func (s *LayoutTar) indexGraph(ctx context.Context, root ocispec.Descriptor, see
 	return nil
 }
 
-func contains(ds []digest.Digest, d digest.Digest) bool {
-	for _, x := range ds {
-		if x == d {
-			return true
-		}
-	}
-	return false
-}
-
 // successors reads the manifest d (bounded, digest checked) and returns
 // what it refers to; nil for anything that is not a manifest.
 func (s *LayoutTar) successors(d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-	switch d.MediaType {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, MediaTypeArtifactManifest,
-		"application/vnd.docker.distribution.manifest.v2+json", "application/vnd.docker.distribution.manifest.list.v2+json":
-	default:
+	if !IsManifest(d.MediaType) {
 		return nil, nil
 	}
 	raw, err := s.readBlob(d, MaxManifestBytes)
@@ -295,11 +283,11 @@ func (s *LayoutTar) successors(d ocispec.Descriptor) ([]ocispec.Descriptor, erro
 	}
 	s.links[d.Digest] = manifestLinks{subject: m.Subject, manifests: m.Manifests}
 	var out []ocispec.Descriptor
-	if m.Subject != nil && d.MediaType != "application/vnd.docker.distribution.manifest.v2+json" && d.MediaType != "application/vnd.docker.distribution.manifest.list.v2+json" {
+	if m.Subject != nil && d.MediaType != mediaTypeDockerManifest && d.MediaType != mediaTypeDockerManifestList {
 		out = append(out, *m.Subject)
 	}
 	switch d.MediaType {
-	case ocispec.MediaTypeImageIndex, "application/vnd.docker.distribution.manifest.list.v2+json":
+	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList:
 		out = append(out, m.Manifests...)
 	case MediaTypeArtifactManifest:
 		out = append(out, m.Blobs...)
